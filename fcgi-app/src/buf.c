@@ -42,8 +42,10 @@ void buf_putc(struct buf *b, char c)
 
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
-    if (b->overflow)
+    if (b->overflow || b->cap == 0) {
+        b->overflow = true;
         return;
+    }
     size_t room = b->cap - b->len;
     va_list ap;
     va_start(ap, fmt);
@@ -51,7 +53,8 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= room) {
         b->overflow = true;
-        b->data[b->len] = '\0';
+        if (room > 0)
+            b->data[b->len] = '\0';
         return;
     }
     b->len += (size_t)n;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "redis_url.h"
 
 #define LISTEN_MAX 256

@@ -1,9 +1,4 @@
-/* cookie.h has a slash-star inside a comment, which -Wcomment rejects under
- * -Werror; drop this guard once the header is fixed. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "cookie.h"
-#pragma GCC diagnostic pop
 
 #include <stdbool.h>
 #include <string.h>

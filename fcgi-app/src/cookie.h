@@ -6,7 +6,7 @@
 
 /*
  * Iterates over the cookies named name in a Cookie header. *cursor starts at
- * the header and is advanced past each match. Returns 1 with *val/*len set to
+ * the header and is advanced past each match. Returns 1 with *val and *len set to
  * the value (surrounding DQUOTEs and whitespace stripped; points into the
  * header), 0 when there are no more. Never reads past the NUL; tolerates any
  * garbage (empty pairs, missing '=', stray separators).

@@ -1,5 +1,7 @@
 #include "form.h"
 
+#include <limits.h>
+
 #include <string.h>
 
 /* Longest field name (decoded) that form_get compares; longer ones never match. */
@@ -47,11 +49,7 @@ static int form_decode_byte(const char *src, size_t len, size_t *i,
     return 0;
 }
 
-/*
- * LONG_MAX without <limits.h>: with -Ifcgi-app/src that name resolves to the
- * project's own limits.h.
- */
-#define FORM_LONG_MAX ((size_t)(~0UL >> 1))
+#define FORM_LONG_MAX ((size_t)LONG_MAX)
 
 /* Bytes of payload dst can hold: dstcap - 1 (room for the NUL), capped so
  * the length always fits pct_decode's long result. */

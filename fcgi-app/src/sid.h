@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 /* Writes a fresh NUL-terminated id to out. 0, or -1 if getrandom failed. */
 int sid_generate(char out[SID_LEN + 1]);

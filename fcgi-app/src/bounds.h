@@ -1,6 +1,6 @@
 /* Named limits: every buffer in sessionlab is bounded by one of these. */
-#ifndef SESSIONLAB_LIMITS_H
-#define SESSIONLAB_LIMITS_H
+#ifndef SESSIONLAB_BOUNDS_H
+#define SESSIONLAB_BOUNDS_H
 
 /* Session ids: 128 bits from getrandom, as 32 lowercase hex digits. */
 #define SID_BYTES 16

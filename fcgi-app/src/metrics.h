@@ -1,0 +1,27 @@
+/*
+ * Process-wide counters for /metrics (Prometheus text format 0.0.4).
+ * Every update is one relaxed atomic add: callable from any worker.
+ */
+#ifndef SESSIONLAB_METRICS_H
+#define SESSIONLAB_METRICS_H
+
+#include "buf.h"
+
+enum route_id {
+    ROUTE_ROOT, ROUTE_API, ROUTE_SET, ROUTE_CLEAR, ROUTE_HELLO,
+    ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS, ROUTE_OTHER, ROUTE_COUNT
+};
+
+/* The path a route answers ("other" for the 404 catch-all). */
+const char *route_label(enum route_id r);
+
+void metrics_request(enum route_id r, int status);
+void metrics_session_created(void);
+void metrics_session_destroyed(void);
+void metrics_store_error(void);
+void metrics_store_latency(long long ns);
+
+/* Writes the whole exposition; live < 0 leaves out the live-sessions gauge. */
+void metrics_render(struct buf *b, const char *store, long long live);
+
+#endif

@@ -1,0 +1,295 @@
+/*
+ * SESSIONLAB_REDIS_URL parsing (see redis_url.h for the accepted forms).
+ *
+ * The parser works on a local struct redis_url and copies it to the caller
+ * only when the whole text is valid, so *out is never left half-filled.
+ * Every field is bounded by the sizes in redis_url.h; anything that does
+ * not fit is an error, never a silent truncation.
+ */
+#include "redis_url.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+#define REDIS_URL_DEFAULT_PORT 6379
+#define REDIS_URL_DB_MAX 1000000L
+
+/* hiredis copies the socket path into sun_path without checking. */
+#define REDIS_URL_UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* Writes one formatted sentence to err (if any) and returns -1. */
+static int url_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vsnprintf(err, errlen, fmt, ap) < 0)
+            err[0] = '\0';
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Percent-decodes s[0..n) into dst (size dstlen, NUL-terminated). what names
+ * the field in messages. Rejects bad escapes, decoded NUL bytes and results
+ * that do not fit. 0 or -1.
+ */
+static int url_decode(const char *s, size_t n, char *dst, size_t dstlen,
+                      const char *what, char *err, size_t errlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (n - i < 3 || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
+                return url_fail(err, errlen, "%s has a bad percent-escape", what);
+            c = hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]);
+            i += 2;
+            if (c == 0)
+                return url_fail(err, errlen, "%s must not contain %%00", what);
+        }
+        if (o + 1 >= dstlen)
+            return url_fail(err, errlen, "%s is longer than %zu bytes", what,
+                            dstlen - 1);
+        dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
+/*
+ * Parses s[0..n) as a decimal integer in [lo, hi] (digits only, no sign).
+ * 0 with *out set, or -1.
+ */
+static int parse_uint(const char *s, size_t n, long lo, long hi, long *out)
+{
+    long v = 0;
+    if (n == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+        if (v > hi)
+            return -1;
+    }
+    if (v < lo)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses the db digits s[0..n); an empty string means db 0. 0 or -1. */
+static int parse_db(const char *s, size_t n, struct redis_url *u, char *err,
+                    size_t errlen)
+{
+    long v = 0;
+    if (n == 0) {
+        u->db = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return url_fail(err, errlen, "db must be a non-negative integer");
+    if (parse_uint(s, n, 0, REDIS_URL_DB_MAX, &v) != 0)
+        return url_fail(err, errlen, "db must be an integer from 0 to %ld",
+                        REDIS_URL_DB_MAX);
+    u->db = (int)v;
+    return 0;
+}
+
+/*
+ * Parses "user:password" in s[0..n) (user may be empty). A userinfo without
+ * a colon is refused: the URL form is [[user]:password@].
+ */
+static int parse_userinfo(const char *s, size_t n, struct redis_url *u,
+                          char *err, size_t errlen)
+{
+    const char *colon = memchr(s, ':', n);
+    if (colon == NULL)
+        return url_fail(err, errlen,
+                        "credentials must be written user:password@ or :password@");
+    size_t ulen = (size_t)(colon - s);
+    if (url_decode(s, ulen, u->user, sizeof u->user, "user", err, errlen) != 0)
+        return -1;
+    return url_decode(colon + 1, n - ulen - 1, u->password, sizeof u->password,
+                      "password", err, errlen);
+}
+
+static bool host_char_ok(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
+}
+
+/* Copies the host s[0..n) into u->host after checking it. 0 or -1. */
+static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
+                    char *err, size_t errlen)
+{
+    if (n == 0)
+        return url_fail(err, errlen, "host is missing");
+    if (n >= sizeof u->host)
+        return url_fail(err, errlen, "host is longer than %zu bytes",
+                        sizeof u->host - 1);
+    memcpy(u->host, s, n);
+    u->host[n] = '\0';
+    if (v6) {
+        struct in6_addr a;
+        if (inet_pton(AF_INET6, u->host, &a) != 1)
+            return url_fail(err, errlen, "'[%s]' is not an IPv6 address", u->host);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!host_char_ok(s[i]))
+            return url_fail(err, errlen,
+                            "host may contain only letters, digits, '-', '.' and '_'");
+    return 0;
+}
+
+/*
+ * Parses "host[:port]" or "[v6][:port]" in s[0..n). Port defaults to 6379.
+ */
+static int parse_hostport(const char *s, size_t n, struct redis_url *u,
+                          char *err, size_t errlen)
+{
+    const char *end = s + n;
+    const char *hend;
+    const char *rest;
+    bool v6 = n > 0 && s[0] == '[';
+    if (v6) {
+        hend = memchr(s, ']', n);
+        if (hend == NULL)
+            return url_fail(err, errlen, "IPv6 host is missing its closing ']'");
+        if (set_host(s + 1, (size_t)(hend - s - 1), true, u, err, errlen) != 0)
+            return -1;
+        rest = hend + 1;
+    } else {
+        hend = memchr(s, ':', n);
+        if (hend == NULL)
+            hend = end;
+        if (set_host(s, (size_t)(hend - s), false, u, err, errlen) != 0)
+            return -1;
+        rest = hend;
+    }
+    u->port = REDIS_URL_DEFAULT_PORT;
+    if (rest == end)
+        return 0;
+    if (*rest != ':')
+        return url_fail(err, errlen, "unexpected text after the IPv6 host");
+    long port;
+    if (parse_uint(rest + 1, (size_t)(end - rest - 1), 1, 65535, &port) != 0)
+        return url_fail(err, errlen, "port must be 1-65535");
+    u->port = (int)port;
+    return 0;
+}
+
+/* Parses what follows "redis://". */
+static int parse_tcp(const char *s, struct redis_url *u, char *err,
+                     size_t errlen)
+{
+    u->kind = REDIS_URL_TCP;
+    size_t alen = strcspn(s, "/");
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (s[i] == '@')
+            at = s + i;
+    const char *hp = s;
+    if (at != NULL) {
+        if (parse_userinfo(s, (size_t)(at - s), u, err, errlen) != 0)
+            return -1;
+        hp = at + 1;
+    }
+    if (parse_hostport(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
+        return -1;
+    if (s[alen] == '\0')
+        return 0;
+    const char *db = s + alen + 1;
+    return parse_db(db, strlen(db), u, err, errlen);
+}
+
+/* Parses what follows "unix:": "/abs/path[?db=N]". */
+static int parse_unix(const char *s, struct redis_url *u, char *err,
+                      size_t errlen)
+{
+    u->kind = REDIS_URL_UNIX;
+    size_t plen = strcspn(s, "?");
+    if (plen == 0 || s[0] != '/')
+        return url_fail(err, errlen, "unix socket path must be absolute (unix:/path)");
+    if (plen > REDIS_URL_UNIX_PATH_MAX || plen >= sizeof u->path)
+        return url_fail(err, errlen, "unix socket path is longer than %zu bytes",
+                        REDIS_URL_UNIX_PATH_MAX);
+    memcpy(u->path, s, plen);
+    u->path[plen] = '\0';
+    if (s[plen] == '\0')
+        return 0;
+    const char *q = s + plen + 1;
+    if (strncmp(q, "db=", 3) != 0)
+        return url_fail(err, errlen, "unix: URLs accept only ?db=N after the path");
+    if (q[3] == '\0')
+        return url_fail(err, errlen, "db must be a non-negative integer");
+    return parse_db(q + 3, strlen(q + 3), u, err, errlen);
+}
+
+/* Names the scheme of an unsupported URL in the error message. */
+static int bad_scheme(const char *text, char *err, size_t errlen)
+{
+    size_t n = strcspn(text, ":");
+    if (text[n] == '\0' || n == 0 || isdigit((unsigned char)text[n + 1]))
+        return url_fail(err, errlen, "missing scheme (use redis:// or unix:)");
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)text[i]) && strchr("+-.", text[i]) == NULL)
+            return url_fail(err, errlen, "missing scheme (use redis:// or unix:)");
+    if (n > 32)
+        n = 32;
+    return url_fail(err, errlen, "unsupported scheme '%.*s' (use redis:// or unix:)",
+                    (int)n, text);
+}
+
+int redis_url_parse(const char *text, struct redis_url *out, char *err,
+                    size_t errlen)
+{
+    struct redis_url u;
+    int rc;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (text == NULL || text[0] == '\0')
+        return url_fail(err, errlen, "Redis URL is empty");
+    if (strnlen(text, REDIS_URL_MAX) >= REDIS_URL_MAX)
+        return url_fail(err, errlen, "Redis URL is longer than %d bytes",
+                        REDIS_URL_MAX - 1);
+    memset(&u, 0, sizeof u);
+    if (strncasecmp(text, "redis://", 8) == 0)
+        rc = parse_tcp(text + 8, &u, err, errlen);
+    else if (strncasecmp(text, "unix:", 5) == 0)
+        rc = parse_unix(text + 5, &u, err, errlen);
+    else if (strncasecmp(text, "redis-sentinel://", 17) == 0)
+        rc = url_fail(err, errlen, "redis-sentinel:// is not supported yet");
+    else if (strncasecmp(text, "rediss://", 9) == 0)
+        rc = url_fail(err, errlen, "rediss:// (TLS) is not supported (use redis:// or unix:)");
+    else if (strncasecmp(text, "redis:", 6) == 0)
+        rc = url_fail(err, errlen, "a redis URL must start with redis://");
+    else
+        rc = bad_scheme(text, err, errlen);
+    if (rc != 0)
+        return -1;
+    *out = u;
+    return 0;
+}

@@ -1,0 +1,133 @@
+#include "render.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "escape.h"
+
+static const char page_style[] =
+    "<style>"
+    "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:42rem;"
+    "padding:0 1rem;color:#222;line-height:1.4}"
+    "h1{font-size:1.4rem}"
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}"
+    "dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;"
+    "overflow-wrap:anywhere}"
+    "ol{margin:0;padding-left:1.4rem}"
+    "form{margin:1.2rem 0}input[type=text]{width:18rem;padding:.3rem}"
+    "button{padding:.3rem .8rem}"
+    "</style>";
+
+void render_date(long long unix_seconds, char out[20])
+{
+    struct tm tm;
+    time_t t = (time_t)unix_seconds;
+    if (!localtime_r(&t, &tm) || strftime(out, 20, "%Y/%m/%d %H:%M:%S", &tm) == 0)
+        snprintf(out, 20, "-");
+}
+
+static const char *store_title(const char *store)
+{
+    return store[0] == 'r' ? "Session Sample - Redis" : "Session Sample - in Memory";
+}
+
+static void page_head(struct buf *b, const char *title)
+{
+    buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                "<title>");
+    escape_html(b, title, strlen(title));
+    buf_puts(b, "</title>");
+    buf_puts(b, page_style);
+    buf_puts(b, "</head><body>\n<h1>");
+    escape_html(b, title, strlen(title));
+    buf_puts(b, "</h1>\n");
+}
+
+static void page_field(struct buf *b, const char *label, const char *id,
+                       const char *text, size_t len)
+{
+    buf_printf(b, "<dt>%s</dt><dd id=\"%s\">", label, id);
+    escape_html(b, text, len);
+    buf_puts(b, "</dd>\n");
+}
+
+static void page_served_by(struct buf *b, const struct session *s)
+{
+    buf_puts(b, "<dt>Served by</dt><dd><ol id=\"served-by\">");
+    for (int i = 0; i < s->served_n && i < SERVED_MAX; i++) {
+        buf_puts(b, "<li>");
+        escape_html(b, s->served_by[i], strlen(s->served_by[i]));
+        buf_puts(b, "</li>");
+    }
+    buf_puts(b, "</ol></dd>\n");
+}
+
+void render_page(struct buf *b, const struct session *s, const char *instance,
+                 const char *store)
+{
+    char count[32], date[20] = "";
+    snprintf(count, sizeof count, "%lld", s->count);
+    if (s->has_value)
+        render_date(s->value_time, date);
+    page_head(b, store_title(store));
+    buf_puts(b, "<dl>\n");
+    page_field(b, "Session ID", "session-id", s->id, strlen(s->id));
+    page_field(b, "Hostname", "hostname", instance, strlen(instance));
+    page_field(b, "Access Count", "access-count", count, strlen(count));
+    page_field(b, "Value", "value", s->has_value ? s->value : "", s->has_value ? s->value_len : 0);
+    page_field(b, "Date", "date", date, strlen(date));
+    page_field(b, "Store", "store", store, strlen(store));
+    page_served_by(b, s);
+    buf_puts(b, "</dl>\n"
+                "<form method=\"post\" action=\"/setSession\">"
+                "<input type=\"text\" name=\"value\" maxlength=\"4096\" "
+                "aria-label=\"Value\" autocomplete=\"off\"> "
+                "<button type=\"submit\">Set Session</button></form>\n"
+                "<p><a href=\"/clearSession\">Clear Session</a></p>\n"
+                "</body></html>\n");
+}
+
+static void json_string(struct buf *b, const char *s, size_t n)
+{
+    buf_putc(b, '"');
+    escape_json(b, s, n);
+    buf_putc(b, '"');
+}
+
+void render_json(struct buf *b, const struct session *s, const char *instance,
+                 const char *store)
+{
+    buf_puts(b, "{\"session_id\":");
+    json_string(b, s->id, strlen(s->id));
+    buf_puts(b, ",\"hostname\":");
+    json_string(b, instance, strlen(instance));
+    buf_printf(b, ",\"access_count\":%lld,\"value\":", s->count);
+    if (s->has_value) {
+        char date[20];
+        render_date(s->value_time, date);
+        json_string(b, s->value, s->value_len);
+        buf_puts(b, ",\"date\":");
+        json_string(b, date, strlen(date));
+    } else {
+        buf_puts(b, "null,\"date\":null");
+    }
+    buf_puts(b, ",\"store\":");
+    json_string(b, store, strlen(store));
+    buf_printf(b, ",\"new\":%s,\"served_by\":[", s->is_new ? "true" : "false");
+    for (int i = 0; i < s->served_n && i < SERVED_MAX; i++) {
+        if (i)
+            buf_putc(b, ',');
+        json_string(b, s->served_by[i], strlen(s->served_by[i]));
+    }
+    buf_puts(b, "]}\n");
+}
+
+void render_message(struct buf *b, const char *title, const char *text)
+{
+    page_head(b, title);
+    buf_puts(b, "<p>");
+    escape_html(b, text, strlen(text));
+    buf_puts(b, "</p>\n<p><a href=\"/\">Back to the session page</a></p>\n</body></html>\n");
+}

@@ -1,0 +1,369 @@
+#include "routes.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cookie.h"
+#include "form.h"
+#include "log.h"
+#include "metrics.h"
+#include "render.h"
+#include "response.h"
+#include "sid.h"
+
+#define CT_HTML "text/html; charset=utf-8"
+#define CT_JSON "application/json"
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define ALLOW_GET "GET, HEAD"
+#define CREATE_TRIES 3
+
+/* Process-wide: is the store failing? Flips log one line each way. */
+static int store_failing;
+
+int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg,
+                    const struct store_ops *ops)
+{
+    ctx->cfg = cfg;
+    ctx->ops = ops;
+    buf_init(&ctx->body, ctx->body_mem, sizeof ctx->body_mem);
+    ctx->st = ops->open(cfg);
+    return ctx->st ? 0 : -1;
+}
+
+void routes_ctx_fini(struct route_ctx *ctx)
+{
+    if (ctx->st)
+        ctx->ops->close(ctx->st);
+    ctx->st = NULL;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Books a finished store call: latency, errors, and one log line when the
+ * store starts or stops failing. Returns rc. */
+static int store_done(struct route_ctx *ctx, int rc, long long t0)
+{
+    metrics_store_latency(now_ns() - t0);
+    if (rc < 0) {
+        metrics_store_error();
+        if (__atomic_exchange_n(&store_failing, 1, __ATOMIC_RELAXED) == 0)
+            log_error("store %s unavailable: %s", ctx->ops->name, ctx->ops->error(ctx->st));
+    } else if (__atomic_load_n(&store_failing, __ATOMIC_RELAXED) &&
+               __atomic_exchange_n(&store_failing, 0, __ATOMIC_RELAXED) == 1) {
+        log_info("store %s answers again", ctx->ops->name);
+    }
+    return rc;
+}
+
+static bool is_get(const struct request *rq)
+{
+    return strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
+}
+
+static void reply(struct route_ctx *ctx, struct response *resp, int status,
+                  const char *title, const char *text)
+{
+    resp->status = status;
+    resp->content_type = CT_HTML;
+    buf_reset(&ctx->body);
+    render_message(&ctx->body, title, text);
+}
+
+static void reply_text(struct route_ctx *ctx, struct response *resp, int status,
+                       const char *text)
+{
+    resp->status = status;
+    resp->content_type = CT_TEXT;
+    buf_reset(&ctx->body);
+    buf_puts(&ctx->body, text);
+}
+
+static void method_not_allowed(struct route_ctx *ctx, struct response *resp, const char *allow)
+{
+    reply(ctx, resp, 405, "Method Not Allowed", "This address does not accept that method.");
+    resp->allow = allow;
+}
+
+static void store_unavailable(struct route_ctx *ctx, struct response *resp, bool json)
+{
+    resp->status = 503;
+    resp->retry_after = true;
+    resp->no_store = true;
+    buf_reset(&ctx->body);
+    if (json) {
+        resp->content_type = CT_JSON;
+        buf_puts(&ctx->body, "{\"error\":\"session store unavailable\"}\n");
+        return;
+    }
+    resp->content_type = CT_HTML;
+    render_message(&ctx->body, "Session store unavailable",
+                   "The session store does not answer right now. Your session is "
+                   "kept; please try again in a moment.");
+}
+
+/* Copies the first well-formed session id among the request's cookies into
+ * ctx->id. Malformed ids are skipped: they never reach the store. */
+static bool cookie_session_id(struct route_ctx *ctx, const struct request *rq)
+{
+    if (!rq->cookie || strnlen(rq->cookie, COOKIE_HEADER_MAX + 1) > COOKIE_HEADER_MAX)
+        return false;
+    const char *cur = rq->cookie, *val;
+    size_t len;
+    while (cookie_next(&cur, ctx->cfg->cookie_name, &val, &len)) {
+        if (sid_valid(val, len)) {
+            memcpy(ctx->id, val, SID_LEN);
+            ctx->id[SID_LEN] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+static void set_session_cookie(struct route_ctx *ctx, const struct request *rq,
+                               struct response *resp, bool expire)
+{
+    enum cookie_secure mode = ctx->cfg->cookie_secure;
+    bool secure = mode == COOKIE_SECURE_ALWAYS || (mode == COOKIE_SECURE_AUTO && rq->secure);
+    snprintf(resp->set_cookie, sizeof resp->set_cookie, "%s=%s; Path=/;%s HttpOnly; SameSite=Lax%s",
+             ctx->cfg->cookie_name, expire ? "" : ctx->id, expire ? " Max-Age=0;" : "",
+             secure ? "; Secure" : "");
+}
+
+/* Creates a session under a fresh id; ctx->id and ctx->sess hold it.
+ * 0, or -1 on a store failure. */
+static int session_create(struct route_ctx *ctx)
+{
+    for (int i = 0; i < CREATE_TRIES; i++) {
+        if (sid_generate(ctx->id) < 0) {
+            log_error("getrandom failed: cannot make a session id");
+            return -1;
+        }
+        long long t0 = now_ns();
+        int rc = store_done(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            ctx->sess.is_new = true;
+            metrics_session_created();
+            return 0;
+        }
+    }
+    log_error("%d session id collisions in a row", CREATE_TRIES);
+    return -1;
+}
+
+/* One page view: touches the cookie's session or creates one (strict mode:
+ * unknown ids are never adopted). 0, or -1 on a store failure. */
+static int session_view(struct route_ctx *ctx, const struct request *rq, struct response *resp)
+{
+    memset(&ctx->sess, 0, offsetof(struct session, value));
+    if (cookie_session_id(ctx, rq)) {
+        long long t0 = now_ns();
+        int rc = store_done(ctx, ctx->ops->touch(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            ctx->sess.is_new = false;
+            return 0;
+        }
+    }
+    if (session_create(ctx) < 0)
+        return -1;
+    set_session_cookie(ctx, rq, resp, false);
+    return 0;
+}
+
+static void route_view(struct route_ctx *ctx, const struct request *rq,
+                       struct response *resp, bool json)
+{
+    if (!is_get(rq))
+        return method_not_allowed(ctx, resp, ALLOW_GET);
+    if (session_view(ctx, rq, resp) < 0)
+        return store_unavailable(ctx, resp, json);
+    resp->status = 200;
+    resp->no_store = true;
+    resp->content_type = json ? CT_JSON : CT_HTML;
+    if (json)
+        render_json(&ctx->body, &ctx->sess, ctx->cfg->instance, ctx->ops->name);
+    else
+        render_page(&ctx->body, &ctx->sess, ctx->cfg->instance, ctx->ops->name);
+}
+
+/* Reads the request body into ctx->in. Its length, or -1 when it is larger
+ * than BODY_MAX. */
+static long read_body(struct route_ctx *ctx, FCGX_Stream *in)
+{
+    long total = 0;
+    int n;
+    while (total <= BODY_MAX &&
+           (n = FCGX_GetStr(ctx->in + total, (int)(sizeof ctx->in - (size_t)total), in)) > 0)
+        total += n;
+    return total > BODY_MAX ? -1 : total;
+}
+
+static bool is_form(const char *ct)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = sizeof form - 1;
+    return ct && strncasecmp(ct, form, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void redirect_home(struct response *resp)
+{
+    resp->status = 303;
+    resp->content_type = CT_TEXT;
+    resp->location = "/";
+}
+
+/* Stores the value into the cookie's session, or a new session when the
+ * cookie names none. 0, or -1 on a store failure. */
+static int store_value(struct route_ctx *ctx, const struct request *rq,
+                       struct response *resp, size_t len)
+{
+    long long now = (long long)time(NULL);
+    if (cookie_session_id(ctx, rq)) {
+        long long t0 = now_ns();
+        int rc = store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, false), t0);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+    }
+    if (sid_generate(ctx->id) < 0)
+        return -1;
+    long long t0 = now_ns();
+    if (store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, true), t0) < 0)
+        return -1;
+    metrics_session_created();
+    set_session_cookie(ctx, rq, resp, false);
+    return 0;
+}
+
+static void route_set(struct route_ctx *ctx, const struct request *rq,
+                      FCGX_Stream *in, struct response *resp)
+{
+    if (strcmp(rq->method, "POST") != 0)
+        return method_not_allowed(ctx, resp, "POST");
+    if (request_cross_site(rq))
+        return reply(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
+    if (!is_form(rq->content_type))
+        return reply(ctx, resp, 415, "Unsupported Media Type",
+                     "Send the form as application/x-www-form-urlencoded.");
+    long len = rq->content_length > BODY_MAX ? -1 : read_body(ctx, in);
+    if (len < 0)
+        return reply(ctx, resp, 413, "Content Too Large", "The request body is larger than 16 KiB.");
+    size_t vlen = 0;
+    enum form_result fr = form_get(ctx->in, (size_t)len, "value", ctx->value, sizeof ctx->value, &vlen);
+    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && vlen > VALUE_MAX))
+        return reply(ctx, resp, 413, "Value Too Large", "A session value may be at most 4096 bytes.");
+    if (fr != FORM_FOUND)
+        return reply(ctx, resp, 400, "Bad Request",
+                     fr == FORM_ABSENT ? "The form has no field named value."
+                                       : "The form holds a malformed percent escape.");
+    if (store_value(ctx, rq, resp, vlen) < 0)
+        return store_unavailable(ctx, resp, false);
+    redirect_home(resp);
+}
+
+static void route_clear(struct route_ctx *ctx, const struct request *rq, struct response *resp)
+{
+    if (!is_get(rq) && strcmp(rq->method, "POST") != 0)
+        return method_not_allowed(ctx, resp, "GET, HEAD, POST");
+    if (request_cross_site(rq))
+        return reply(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
+    if (cookie_session_id(ctx, rq)) {
+        long long t0 = now_ns();
+        int rc = store_done(ctx, ctx->ops->destroy(ctx->st, ctx->id), t0);
+        if (rc < 0)
+            return store_unavailable(ctx, resp, false);
+        if (rc == 1)
+            metrics_session_destroyed();
+    }
+    set_session_cookie(ctx, rq, resp, true);
+    redirect_home(resp);
+}
+
+static void route_readyz(struct route_ctx *ctx, struct response *resp)
+{
+    long long t0 = now_ns();
+    if (store_done(ctx, ctx->ops->ping(ctx->st), t0) < 0) {
+        reply_text(ctx, resp, 503, "not ready: session store unavailable\n");
+        resp->retry_after = true;
+        return;
+    }
+    reply_text(ctx, resp, 200, "ready\n");
+}
+
+static void route_simple(struct route_ctx *ctx, enum route_id r, struct response *resp)
+{
+    switch (r) {
+    case ROUTE_HELLO:
+        reply_text(ctx, resp, 200, "Hello from ");
+        buf_puts(&ctx->body, ctx->cfg->instance);
+        buf_putc(&ctx->body, '\n');
+        break;
+    case ROUTE_HEALTHZ:
+        reply_text(ctx, resp, 200, "ok\n");
+        break;
+    case ROUTE_READYZ:
+        route_readyz(ctx, resp);
+        break;
+    default:
+        reply_text(ctx, resp, 200, "");
+        resp->content_type = CT_METRICS;
+        metrics_render(&ctx->body, ctx->ops->name, ctx->ops->live(ctx->st));
+        break;
+    }
+}
+
+static enum route_id route_find(const char *path)
+{
+    for (int r = 0; r < ROUTE_OTHER; r++)
+        if (strcmp(path, route_label((enum route_id)r)) == 0)
+            return (enum route_id)r;
+    return ROUTE_OTHER;
+}
+
+static void dispatch(struct route_ctx *ctx, enum route_id r, const struct request *rq,
+                     FCGX_Stream *in, struct response *resp)
+{
+    switch (r) {
+    case ROUTE_ROOT:
+    case ROUTE_API:
+        return route_view(ctx, rq, resp, r == ROUTE_API);
+    case ROUTE_SET:
+        return route_set(ctx, rq, in, resp);
+    case ROUTE_CLEAR:
+        return route_clear(ctx, rq, resp);
+    case ROUTE_OTHER:
+        return reply(ctx, resp, rq->path_too_long ? 414 : 404, "Not Found",
+                     "There is nothing at this address.");
+    default:
+        if (!is_get(rq))
+            return method_not_allowed(ctx, resp, ALLOW_GET);
+        return route_simple(ctx, r, resp);
+    }
+}
+
+void routes_handle(struct route_ctx *ctx, const struct request *rq,
+                   FCGX_Stream *in, FCGX_Stream *out)
+{
+    struct response resp = {.status = 500, .content_type = CT_TEXT};
+    enum route_id r = route_find(rq->path);
+    buf_reset(&ctx->body);
+    dispatch(ctx, r, rq, in, &resp);
+    if (ctx->body.overflow) {
+        log_error("response for %s overflowed its %d-byte buffer", route_label(r), RESPONSE_MAX);
+        reply_text(ctx, &resp, 500, "internal error\n");
+    }
+    metrics_request(r, resp.status);
+    response_write(out, &resp, &ctx->body, strcmp(rq->method, "HEAD") == 0);
+}

@@ -1,0 +1,525 @@
+/*
+ * The Redis store (hiredis 0.14 API, blocking contexts with timeouts).
+ *
+ * One connection per worker handle, opened lazily by the first operation
+ * and re-opened by the next operation after any I/O or protocol failure.
+ * A session is one hash under cfg->redis_prefix + id with the fields
+ * count, value, vtime (unix seconds) and served (instance names joined by
+ * '\n', newest first, at most SERVED_MAX). Every page view (touch or
+ * create) and every set_value is one EVALSHA of the script below, so a view
+ * costs one round trip; the connect handshake (AUTH, SELECT, SCRIPT LOAD)
+ * is pipelined into one more round trip per connection.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RS_ERR_MAX 512
+#define RS_WHERE_MAX (REDIS_HOST_MAX + 16)
+#define RS_KEY_MAX (REDIS_PREFIX_MAX + SID_LEN + 1)
+#define RS_SHA_LEN 40
+
+/*
+ * The session script. KEYS[1] is the hash; ARGV[1] the operation, ARGV[2]
+ * the TTL in seconds.
+ *   touch  ARGV[3] instance, ARGV[4] SERVED_MAX: nil when the key is absent,
+ *          else count+1, instance prepended to served, the view (below).
+ *   create ARGV[3] instance, ARGV[4] SERVED_MAX: 0 when the key exists,
+ *          else count 1, served = instance, the view.
+ *   set    ARGV[3] value, ARGV[4] vtime, ARGV[5] "1" to create: 0 when the
+ *          key is absent and not created, else 1 (a new hash gets count 0).
+ * A view is {count, has_value 0/1, value or '', vtime or '0', served}: no
+ * nil in the table, since Lua would cut the array at the first hole.
+ */
+static const char rs_script_body[] =
+    "local k, op, ttl = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local function view(n, inst, max)\n"
+    "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
+    "  local out = {inst}\n"
+    "  if f[3] then\n"
+    "    for e in string.gmatch(f[3], '[^\\n]+') do\n"
+    "      if #out >= max then break end\n"
+    "      out[#out + 1] = e\n"
+    "    end\n"
+    "  end\n"
+    "  local served = table.concat(out, '\\n')\n"
+    "  redis.call('HSET', k, 'served', served)\n"
+    "  redis.call('EXPIRE', k, ttl)\n"
+    "  local hv = 0\n"
+    "  if f[1] then hv = 1 end\n"
+    "  return {n, hv, f[1] or '', f[2] or '0', served}\n"
+    "end\n"
+    "local exists = redis.call('EXISTS', k) == 1\n"
+    "if op == 'touch' then\n"
+    "  if not exists then return false end\n"
+    "  return view(redis.call('HINCRBY', k, 'count', 1), ARGV[3], tonumber(ARGV[4]))\n"
+    "elseif op == 'create' then\n"
+    "  if exists then return 0 end\n"
+    "  redis.call('HSET', k, 'count', 1)\n"
+    "  return view(1, ARGV[3], tonumber(ARGV[4]))\n"
+    "elseif op == 'set' then\n"
+    "  if not exists and ARGV[5] ~= '1' then return 0 end\n"
+    "  redis.call('HSET', k, 'value', ARGV[3], 'vtime', ARGV[4])\n"
+    "  redis.call('HSETNX', k, 'count', 0)\n"
+    "  redis.call('EXPIRE', k, ttl)\n"
+    "  return 1\n"
+    "end\n"
+    "return redis.error_reply('sessionlab: unknown operation')\n";
+
+struct store {
+    redisContext *ctx;             /* NULL: not connected */
+    struct redis_url url;          /* copies: the handle needs no cfg later */
+    char prefix[REDIS_PREFIX_MAX];
+    int timeout_ms;
+    char ttl[24];                  /* cfg->ttl as text, for EXPIRE */
+    char where[RS_WHERE_MAX];      /* "host:port" or "unix:/path" */
+    char sha[RS_SHA_LEN + 1];      /* from SCRIPT LOAD at connect */
+    char errstr[RS_ERR_MAX];
+};
+
+/* Sets the handle's error text to "redis <where>: <formatted>"; returns -1. */
+static int rs_fail(struct store *st, const char *fmt, ...)
+{
+    char msg[RS_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
+    va_end(ap);
+    if (snprintf(st->errstr, sizeof st->errstr, "redis %s: %s", st->where, msg) < 0)
+        st->errstr[0] = '\0';
+    return -1;
+}
+
+/* Closes the connection (if any); the next operation reconnects. */
+static void rs_drop(struct store *st)
+{
+    if (st->ctx != NULL)
+        redisFree(st->ctx);
+    st->ctx = NULL;
+}
+
+/*
+ * Records context c's error (a timeout is named as such), drops the
+ * connection and returns -1. Call right after the failing hiredis call so
+ * errno still belongs to it.
+ */
+static int rs_fail_io(struct store *st, const redisContext *c)
+{
+    int saved = errno;
+    if (c == NULL)
+        rs_fail(st, "out of memory");
+    else if (c->err == REDIS_ERR_IO &&
+             (saved == EAGAIN || saved == EWOULDBLOCK || saved == ETIMEDOUT))
+        rs_fail(st, "timeout after %d ms", st->timeout_ms);
+    else
+        rs_fail(st, "%s", c->err ? c->errstr : "connection lost");
+    rs_drop(st);
+    return -1;
+}
+
+/* Checks a handshake reply: status OK, or a 40-byte SHA when sha != NULL. */
+static int rs_check_hello(struct store *st, redisReply *r, const char *what,
+                          char *sha)
+{
+    int rc = -1;
+    if (r->type == REDIS_REPLY_ERROR)
+        rs_fail(st, "%s failed: %s", what, r->str);
+    else if (sha == NULL && r->type == REDIS_REPLY_STATUS)
+        rc = 0;
+    else if (sha != NULL && r->type == REDIS_REPLY_STRING && r->len == RS_SHA_LEN) {
+        memcpy(sha, r->str, RS_SHA_LEN);
+        sha[RS_SHA_LEN] = '\0';
+        rc = 0;
+    } else
+        rs_fail(st, "%s: unexpected reply type %d", what, r->type);
+    freeReplyObject(r);
+    return rc;
+}
+
+/*
+ * Sends AUTH (when a password is set), SELECT (db != 0) and SCRIPT LOAD in
+ * one pipeline and checks the replies in order. 0, or -1 with the error set
+ * and the connection dropped.
+ */
+static int rs_handshake(struct store *st)
+{
+    const struct redis_url *u = &st->url;
+    char db[16];
+    const char *what[3];
+    int n = 0;
+
+    if (u->password[0] != '\0') {
+        if (u->user[0] != '\0')
+            redisAppendCommand(st->ctx, "AUTH %s %s", u->user, u->password);
+        else
+            redisAppendCommand(st->ctx, "AUTH %s", u->password);
+        what[n++] = "AUTH";
+    }
+    if (u->db != 0) {
+        snprintf(db, sizeof db, "%d", u->db);
+        redisAppendCommand(st->ctx, "SELECT %s", db);
+        what[n++] = "SELECT";
+    }
+    redisAppendCommand(st->ctx, "SCRIPT LOAD %s", rs_script_body);
+    what[n++] = "SCRIPT LOAD";
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(st->ctx, &r) != REDIS_OK || r == NULL)
+            return rs_fail_io(st, st->ctx);
+        if (rs_check_hello(st, r, what[i], i == n - 1 ? st->sha : NULL) != 0) {
+            rs_drop(st);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Connects when not connected. 0, or -1 with the error set. */
+static int rs_connect(struct store *st)
+{
+    struct timeval tv = { st->timeout_ms / 1000, (st->timeout_ms % 1000) * 1000 };
+    redisContext *c;
+
+    if (st->url.kind == REDIS_URL_UNIX)
+        c = redisConnectUnixWithTimeout(st->url.path, tv);
+    else
+        c = redisConnectWithTimeout(st->url.host, st->url.port, tv);
+    st->ctx = c;
+    if (c == NULL || c->err)
+        return rs_fail_io(st, c);
+    if (redisSetTimeout(c, tv) != REDIS_OK)
+        return rs_fail_io(st, c);
+    return rs_handshake(st);
+}
+
+/*
+ * Makes sure a usable connection exists. An idle connection whose socket
+ * is readable has been closed (or poisoned) by the server — e.g. Redis
+ * restarted or its idle timeout hit — so it is replaced before sending
+ * rather than failing one request. 0 or -1.
+ */
+static int rs_ready(struct store *st)
+{
+    if (st->ctx != NULL) {
+        struct pollfd p = { .fd = st->ctx->fd, .events = POLLIN };
+        if (poll(&p, 1, 0) != 0)
+            rs_drop(st);
+    }
+    if (st->ctx == NULL)
+        return rs_connect(st);
+    return 0;
+}
+
+/*
+ * Sends one command and returns its reply (caller frees), or NULL with the
+ * error set. Error replies are returned as replies: the protocol is still
+ * in step, so the connection is kept.
+ */
+static redisReply *rs_command(struct store *st, int argc, const char **argv,
+                              const size_t *lens)
+{
+    if (rs_ready(st) != 0)
+        return NULL;
+    redisReply *r = redisCommandArgv(st->ctx, argc, argv, lens);
+    if (r == NULL)
+        rs_fail_io(st, st->ctx);
+    return r;
+}
+
+/*
+ * Runs the session script with n script arguments args/lens (ARGV[1..n])
+ * on key. Uses EVALSHA; when the server lost the script (NOSCRIPT, e.g.
+ * after SCRIPT FLUSH) sends EVAL with the body once, which caches it again.
+ * Returns a non-error reply (caller frees) or NULL with the error set.
+ */
+static redisReply *rs_script(struct store *st, const char *key, int n,
+                             const char **args, const size_t *lens)
+{
+    const char *argv[12] = { "EVALSHA", NULL, "1", key };
+    size_t argl[12] = { 7, RS_SHA_LEN, 1, strlen(key) };
+
+    for (int i = 0; i < n && i < 8; i++) {
+        argv[4 + i] = args[i];
+        argl[4 + i] = lens[i];
+    }
+    argv[1] = st->sha; /* filled by SCRIPT LOAD when rs_command connects */
+    redisReply *r = rs_command(st, 4 + n, argv, argl);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+        strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argl[0] = 4;
+        argv[1] = rs_script_body;
+        argl[1] = sizeof rs_script_body - 1;
+        r = rs_command(st, 4 + n, argv, argl);
+    }
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        rs_fail(st, "%s", r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* Writes prefix + id to key (size RS_KEY_MAX). 0, or -1 with the error set. */
+static int rs_key(struct store *st, const char *id, char *key)
+{
+    int n = snprintf(key, RS_KEY_MAX, "%s%s", st->prefix, id);
+    if (n < 0 || n >= RS_KEY_MAX)
+        return rs_fail(st, "key too long");
+    return 0;
+}
+
+/* Parses the decimal integer in a string or integer reply. 0 or -1. */
+static int rs_reply_ll(const redisReply *r, long long *out)
+{
+    char buf[32];
+    char *end;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= sizeof buf)
+        return -1;
+    memcpy(buf, r->str, r->len);
+    buf[r->len] = '\0';
+    errno = 0;
+    *out = strtoll(buf, &end, 10);
+    return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+/*
+ * Splits served ("a\nb\n...") into out->served_by: empty entries skipped,
+ * each name cut to INSTANCE_MAX bytes, at most SERVED_MAX names kept.
+ */
+static void rs_parse_served(const char *s, size_t len, struct session *out)
+{
+    size_t i = 0;
+    out->served_n = 0;
+    while (i < len && out->served_n < SERVED_MAX) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        size_t n = nl != NULL ? (size_t)(nl - (s + i)) : len - i;
+        if (n > 0) {
+            size_t k = n > INSTANCE_MAX ? INSTANCE_MAX : n;
+            memcpy(out->served_by[out->served_n], s + i, k);
+            out->served_by[out->served_n++][k] = '\0';
+        }
+        i += n + 1;
+    }
+}
+
+/*
+ * Fills *out from a script view {count, has_value, value, vtime, served}.
+ * Nothing in the reply is trusted: types and the element count are checked
+ * and every copy is bounded. A stored value longer than VALUE_MAX (only
+ * possible if something else wrote the hash) is truncated to VALUE_MAX so
+ * the page still renders. 0, or -1 with the error set.
+ */
+static int rs_parse_view(struct store *st, const redisReply *r, const char *id,
+                         struct session *out)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+        return rs_fail(st, "unexpected script reply (type %d)", r->type);
+    redisReply **e = r->element;
+    long long hv;
+    if (e[0]->type != REDIS_REPLY_INTEGER || rs_reply_ll(e[1], &hv) != 0 ||
+        e[2]->type != REDIS_REPLY_STRING || e[4]->type != REDIS_REPLY_STRING ||
+        rs_reply_ll(e[3], &out->value_time) != 0)
+        return rs_fail(st, "malformed session hash");
+    snprintf(out->id, sizeof out->id, "%s", id);
+    out->count = e[0]->integer;
+    out->has_value = hv != 0;
+    out->value_len = e[2]->len > VALUE_MAX ? VALUE_MAX : e[2]->len;
+    memcpy(out->value, e[2]->str, out->value_len);
+    out->value[out->value_len] = '\0';
+    rs_parse_served(e[4]->str, e[4]->len, out);
+    out->is_new = false;
+    return 0;
+}
+
+/*
+ * Runs touch or create for id. Returns 1 with *out filled, 0 when the
+ * script answered absent (nil) or existing (integer 0), -1 on failure.
+ */
+static int rs_view(struct store *st, const char *op, const char *id,
+                   const char *instance, struct session *out)
+{
+    char key[RS_KEY_MAX];
+    char inst[INSTANCE_MAX + 1];
+    char max[8];
+    if (rs_key(st, id, key) != 0)
+        return -1;
+    /* A newline would split the name in the served list. */
+    snprintf(inst, sizeof inst, "%s", instance);
+    for (char *p = inst; *p != '\0'; p++)
+        if (*p == '\n')
+            *p = '?';
+    snprintf(max, sizeof max, "%d", SERVED_MAX);
+    const char *args[] = { op, st->ttl, inst, max };
+    const size_t lens[] = { strlen(op), strlen(st->ttl), strlen(inst), strlen(max) };
+    redisReply *r = rs_script(st, key, 4, args, lens);
+    if (r == NULL)
+        return -1;
+    int rc;
+    if (r->type == REDIS_REPLY_NIL ||
+        (r->type == REDIS_REPLY_INTEGER && r->integer == 0))
+        rc = 0;
+    else
+        rc = rs_parse_view(st, r, id, out) == 0 ? 1 : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* 1 or 0 from an integer reply (any positive value counts as 1); -1 else. */
+static int rs_reply_bool(struct store *st, redisReply *r)
+{
+    int rc = -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer > 0 ? 1 : 0;
+    else
+        rs_fail(st, "unexpected reply type %d", r->type);
+    freeReplyObject(r);
+    return rc;
+}
+
+static int rs_touch(struct store *st, const char *id, const char *instance,
+                    struct session *out)
+{
+    return rs_view(st, "touch", id, instance, out);
+}
+
+static int rs_create(struct store *st, const char *id, const char *instance,
+                     struct session *out)
+{
+    int rc = rs_view(st, "create", id, instance, out);
+    if (rc == 1)
+        out->is_new = true;
+    return rc;
+}
+
+static int rs_set_value(struct store *st, const char *id, const char *value,
+                        size_t len, long long now, bool create)
+{
+    char key[RS_KEY_MAX];
+    char vtime[24];
+    if (len > VALUE_MAX)
+        return rs_fail(st, "value longer than %d bytes", VALUE_MAX);
+    if (rs_key(st, id, key) != 0)
+        return -1;
+    snprintf(vtime, sizeof vtime, "%lld", now);
+    const char *args[] = { "set", st->ttl, value, vtime, create ? "1" : "0" };
+    const size_t lens[] = { 3, strlen(st->ttl), len, strlen(vtime), 1 };
+    redisReply *r = rs_script(st, key, 5, args, lens);
+    return r == NULL ? -1 : rs_reply_bool(st, r);
+}
+
+static int rs_destroy(struct store *st, const char *id)
+{
+    char key[RS_KEY_MAX];
+    if (rs_key(st, id, key) != 0)
+        return -1;
+    const char *argv[] = { "DEL", key };
+    const size_t lens[] = { 3, strlen(key) };
+    redisReply *r = rs_command(st, 2, argv, lens);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        rs_fail(st, "DEL failed: %s", r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    return r == NULL ? -1 : rs_reply_bool(st, r);
+}
+
+/* 0 when PING answers PONG, else -1 (an error reply counts as down). */
+static int rs_ping(struct store *st)
+{
+    const char *argv[] = { "PING" };
+    const size_t lens[] = { 4 };
+    redisReply *r = rs_command(st, 1, argv, lens);
+    if (r == NULL)
+        return -1;
+    int rc = 0;
+    if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0)
+        rc = rs_fail(st, "PING: %s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    return rc;
+}
+
+static long long rs_live(struct store *st)
+{
+    (void)st;
+    return -1;
+}
+
+static const char *rs_error(struct store *st)
+{
+    return st != NULL ? st->errstr : "redis: no handle";
+}
+
+/*
+ * Ignores SIGPIPE when it still has its default action: hiredis 0.14
+ * writes with write(2), and a server that went away must not kill the
+ * process. A handler installed by someone else is left alone.
+ */
+static int rs_global_init(const struct config *cfg, char *err, size_t errlen)
+{
+    struct sigaction sa;
+    (void)cfg;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        if (sigaction(SIGPIPE, &sa, NULL) != 0) {
+            snprintf(err, errlen, "cannot ignore SIGPIPE: %s", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A handle that is not connected yet; NULL only when out of memory. */
+static struct store *rs_open(const struct config *cfg)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    st->url = cfg->redis;
+    snprintf(st->prefix, sizeof st->prefix, "%s", cfg->redis_prefix);
+    st->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 1;
+    snprintf(st->ttl, sizeof st->ttl, "%ld", cfg->ttl);
+    if (st->url.kind == REDIS_URL_UNIX)
+        snprintf(st->where, sizeof st->where, "unix:%.*s", REDIS_HOST_MAX, st->url.path);
+    else if (strchr(st->url.host, ':') != NULL)
+        snprintf(st->where, sizeof st->where, "[%.*s]:%d", REDIS_HOST_MAX, st->url.host, st->url.port);
+    else
+        snprintf(st->where, sizeof st->where, "%.*s:%d", REDIS_HOST_MAX, st->url.host, st->url.port);
+    return st;
+}
+
+static void rs_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    rs_drop(st);
+    free(st);
+}
+
+const struct store_ops store_redis_ops = {
+    .name = "redis",
+    .global_init = rs_global_init,
+    .global_fini = NULL,
+    .open = rs_open,
+    .close = rs_close,
+    .touch = rs_touch,
+    .create = rs_create,
+    .set_value = rs_set_value,
+    .destroy = rs_destroy,
+    .ping = rs_ping,
+    .live = rs_live,
+    .error = rs_error,
+};
