@@ -1,0 +1,207 @@
+'use strict';
+// Real processes for the e2e tests: redis-server, sessionlab-app and nginx on
+// free loopback ports. nginx's config is rendered from nginx-conf/ by
+// scripts/lib/render-nginx-conf (the same renderer scripts/run uses), never a
+// copy. Everything started here is stopped by pid: call stack.stop() in an
+// `after` hook; a process 'exit' handler SIGKILLs leftovers if a run aborts.
+
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { request } = require('./http');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const APP = process.env.SESSIONLAB_APP || path.join(ROOT, 'build', 'fcgi-app', 'sessionlab-app');
+const RENDER = path.join(ROOT, 'scripts', 'lib', 'render-nginx-conf');
+const LOG_ROOT = path.join(ROOT, 'tests', 'out', 'e2e');
+
+const live = new Set(); // every child still running, for the exit handler
+process.on('exit', () => {
+  for (const child of live) {
+    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A port nobody listens on right now (127.0.0.1). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+/** One child process with its log file; stop() is SIGTERM, then SIGKILL. */
+class Proc {
+  constructor(name, cmd, args, { env, logDir }) {
+    this.name = name;
+    this.logFile = path.join(logDir, `${name}.log`);
+    const fd = fs.openSync(this.logFile, 'a');
+    this.child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    this.pid = this.child.pid;
+    this.exitCode = undefined;
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        live.delete(this.child);
+        this.exitCode = code;
+        this.signal = signal;
+        resolve({ code, signal });
+      });
+      this.child.once('error', (err) => {
+        live.delete(this.child);
+        this.exitCode = -1;
+        this.error = err;
+        resolve({ code: -1, signal: null });
+      });
+    });
+    live.add(this.child);
+  }
+
+  get alive() { return this.exitCode === undefined; }
+
+  log() {
+    try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+  }
+
+  async waitPort(port, ms = 10000) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (!this.alive) throw new Error(`${this.name} exited (${this.exitCode}/${this.signal}) before listening on ${port}:\n${this.log().slice(-2000)}`);
+      if (await canConnect(port)) return;
+      await sleep(50);
+    }
+    throw new Error(`${this.name} did not listen on 127.0.0.1:${port} within ${ms} ms:\n${this.log().slice(-2000)}`);
+  }
+
+  async stop(ms = 5000) {
+    if (!this.alive) return;
+    try { process.kill(this.pid, 'SIGTERM'); } catch { /* gone */ }
+    const t = setTimeout(() => { try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+function makeLogDir(label) {
+  const dir = path.join(LOG_ROOT, `${label}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function startRedis({ port, logDir, name = 'redis' }) {
+  port = port || await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sl-redis-'));
+  const p = new Proc(name, 'redis-server', [
+    '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no',
+    '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes',
+  ], { logDir });
+  p.port = port;
+  const origStop = p.stop.bind(p);
+  p.stop = async () => { await origStop(); fs.rmSync(dir, { recursive: true, force: true }); };
+  await p.waitPort(port);
+  return p;
+}
+
+/** Starts one sessionlab-app with extra env; resolves once it accepts. */
+async function startApp({ port, store = 'memory', redisPort, instance, env = {}, logDir, name }) {
+  port = port || await freePort();
+  const e = { SESSIONLAB_LISTEN: `127.0.0.1:${port}`, SESSIONLAB_STORE: store, ...env };
+  if (redisPort) e.SESSIONLAB_REDIS_URL = `redis://127.0.0.1:${redisPort}/0`;
+  if (instance) e.SESSIONLAB_INSTANCE = instance;
+  if (!fs.existsSync(APP)) throw new Error(`app binary not found: ${APP} (build it, or set SESSIONLAB_APP)`);
+  const p = new Proc(name || instance || `app-${port}`, APP, [], { env: e, logDir });
+  p.port = port;
+  await p.waitPort(port);
+  return p;
+}
+
+async function startNginx({ port, servers, affinity = 'none', logDir }) {
+  port = port || await freePort();
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'sl-nginx-'));
+  const args = [prefix, '--role', 'lb', '--port', String(port), '--affinity', affinity];
+  for (const s of servers) args.push('--server', s);
+  execFileSync(RENDER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = new Proc('nginx', 'nginx', ['-p', `${prefix}/`, '-c', `${prefix}/conf/nginx.conf`,
+    '-e', 'stderr', '-g', 'daemon off;'], { logDir });
+  p.port = port;
+  p.prefix = prefix;
+  const origStop = p.stop.bind(p);
+  p.stop = async () => { await origStop(); fs.rmSync(prefix, { recursive: true, force: true }); };
+  await p.waitPort(port);
+  return p;
+}
+
+/**
+ * A whole stack: [redis] + `replicas` apps + nginx with `affinity`.
+ * Returns { url, port, apps, redis, nginx, request(), stop(), logDir }.
+ * Apps are named app-1..app-N when replicas > 1 (like scripts/run); with one
+ * replica no instance is set unless `instance` is given.
+ */
+async function startStack({ label = 'stack', store = 'memory', replicas = 1, affinity = 'none',
+  instance, appEnv = {} } = {}) {
+  const logDir = makeLogDir(label);
+  const stack = { logDir, apps: [], redis: null, nginx: null };
+  stack.stop = async () => {
+    const procs = [stack.nginx, ...stack.apps, stack.redis].filter(Boolean);
+    await Promise.all(procs.map((p) => p.stop()));
+  };
+  try {
+    if (store === 'redis') {
+      stack.redis = await startRedis({ logDir });
+      // A distinct key prefix per stack, so stacks never share sessions.
+      appEnv = { SESSIONLAB_REDIS_PREFIX: `e2e:${crypto.randomBytes(4).toString('hex')}:`, ...appEnv };
+    }
+    const starts = [];
+    for (let i = 1; i <= replicas; i++) {
+      starts.push(startApp({
+        store, redisPort: stack.redis && stack.redis.port, logDir, env: appEnv,
+        instance: replicas > 1 ? `app-${i}` : instance, name: `app-${i}`,
+      }));
+    }
+    const settled = await Promise.allSettled(starts);
+    for (const s of settled) if (s.status === 'fulfilled') stack.apps.push(s.value);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    stack.nginx = await startNginx({
+      servers: stack.apps.map((a) => `127.0.0.1:${a.port}`), affinity, logDir,
+    });
+    stack.port = stack.nginx.port;
+    stack.url = `http://127.0.0.1:${stack.port}`;
+    stack.origin = stack.url;
+    stack.request = (method, p, opts = {}) => request(stack.port, method, p, opts);
+    // nginx accepts before the workers are ready on a busy machine; wait for /healthz.
+    const end = Date.now() + 10000;
+    for (;;) {
+      try {
+        const r = await stack.request('GET', '/healthz');
+        if (r.status === 200) break;
+      } catch { /* not yet */ }
+      if (Date.now() > end) throw new Error(`${stack.url}/healthz never answered 200; logs in ${logDir}`);
+      await sleep(50);
+    }
+    return stack;
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+}
+
+module.exports = { ROOT, APP, freePort, startRedis, startApp, startNginx, startStack, makeLogDir, sleep, Proc };
