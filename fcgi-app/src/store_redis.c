@@ -43,18 +43,13 @@ static const char rs_script_body[] =
     "local function view(n, inst, max)\n"
     "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
     "  local out = {inst}\n"
-    "  if f[3] then\n"
-    "    for e in string.gmatch(f[3], '[^\\n]+') do\n"
-    "      if #out >= max then break end\n"
-    "      out[#out + 1] = e\n"
-    "    end\n"
+    "  for e in string.gmatch(f[3] or '', '[^\\n]+') do\n"
+    "    if #out >= max then break end; out[#out + 1] = e\n"
     "  end\n"
     "  local served = table.concat(out, '\\n')\n"
     "  redis.call('HSET', k, 'served', served)\n"
     "  redis.call('EXPIRE', k, ttl)\n"
-    "  local hv = 0\n"
-    "  if f[1] then hv = 1 end\n"
-    "  return {n, hv, f[1] or '', f[2] or '0', served}\n"
+    "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served}\n"
     "end\n"
     "local exists = redis.call('EXISTS', k) == 1\n"
     "if op == 'touch' then\n"
@@ -125,56 +120,42 @@ static int rs_fail_io(struct store *st, const redisContext *c)
     return -1;
 }
 
-/* Checks a handshake reply: status OK, or a 40-byte SHA when sha != NULL. */
-static int rs_check_hello(struct store *st, redisReply *r, const char *what,
-                          char *sha)
-{
-    int rc = -1;
-    if (r->type == REDIS_REPLY_ERROR)
-        rs_fail(st, "%s failed: %s", what, r->str);
-    else if (sha == NULL && r->type == REDIS_REPLY_STATUS)
-        rc = 0;
-    else if (sha != NULL && r->type == REDIS_REPLY_STRING && r->len == RS_SHA_LEN) {
-        memcpy(sha, r->str, RS_SHA_LEN);
-        sha[RS_SHA_LEN] = '\0';
-        rc = 0;
-    } else
-        rs_fail(st, "%s: unexpected reply type %d", what, r->type);
-    freeReplyObject(r);
-    return rc;
-}
-
 /*
  * Sends AUTH (when a password is set), SELECT (db != 0) and SCRIPT LOAD in
- * one pipeline and checks the replies in order. 0, or -1 with the error set
- * and the connection dropped.
+ * one pipeline, checks the replies in order and keeps the script's SHA1.
+ * 0, or -1 with the error set and the connection dropped.
  */
 static int rs_handshake(struct store *st)
 {
     const struct redis_url *u = &st->url;
-    char db[16];
     const char *what[3];
     int n = 0;
 
-    if (u->password[0] != '\0') {
-        if (u->user[0] != '\0')
-            redisAppendCommand(st->ctx, "AUTH %s %s", u->user, u->password);
-        else
-            redisAppendCommand(st->ctx, "AUTH %s", u->password);
+    if (u->password[0] != '\0' && u->user[0] != '\0')
+        redisAppendCommand(st->ctx, "AUTH %s %s", u->user, u->password);
+    else if (u->password[0] != '\0')
+        redisAppendCommand(st->ctx, "AUTH %s", u->password);
+    if (u->password[0] != '\0')
         what[n++] = "AUTH";
-    }
-    if (u->db != 0) {
-        snprintf(db, sizeof db, "%d", u->db);
-        redisAppendCommand(st->ctx, "SELECT %s", db);
+    if (u->db != 0 && redisAppendCommand(st->ctx, "SELECT %d", u->db) == REDIS_OK)
         what[n++] = "SELECT";
-    }
     redisAppendCommand(st->ctx, "SCRIPT LOAD %s", rs_script_body);
     what[n++] = "SCRIPT LOAD";
     for (int i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(st->ctx, &r) != REDIS_OK || r == NULL)
+        void *p = NULL;
+        if (redisGetReply(st->ctx, &p) != REDIS_OK || p == NULL)
             return rs_fail_io(st, st->ctx);
-        if (rs_check_hello(st, r, what[i], i == n - 1 ? st->sha : NULL) != 0) {
+        redisReply *r = p;
+        bool last = i == n - 1;
+        bool ok = last ? r->type == REDIS_REPLY_STRING && r->len == RS_SHA_LEN
+                       : r->type == REDIS_REPLY_STATUS;
+        if (ok && last)
+            memcpy(st->sha, r->str, RS_SHA_LEN); /* sha[40] stays '\0' */
+        else if (!ok)
+            rs_fail(st, "%s failed: %s", what[i],
+                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        if (!ok) {
             rs_drop(st);
             return -1;
         }
@@ -220,8 +201,8 @@ static int rs_ready(struct store *st)
 
 /*
  * Sends one command and returns its reply (caller frees), or NULL with the
- * error set. Error replies are returned as replies: the protocol is still
- * in step, so the connection is kept.
+ * error set. An error reply becomes a failure but keeps the connection (the
+ * protocol is still in step); only NOSCRIPT is returned, for rs_script.
  */
 static redisReply *rs_command(struct store *st, int argc, const char **argv,
                               const size_t *lens)
@@ -229,42 +210,46 @@ static redisReply *rs_command(struct store *st, int argc, const char **argv,
     if (rs_ready(st) != 0)
         return NULL;
     redisReply *r = redisCommandArgv(st->ctx, argc, argv, lens);
-    if (r == NULL)
+    if (r == NULL) {
         rs_fail_io(st, st->ctx);
+    } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) != 0) {
+        rs_fail(st, "%s: %s", argv[0], r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
     return r;
 }
 
 /*
- * Runs the session script with n script arguments args/lens (ARGV[1..n])
- * on key. Uses EVALSHA; when the server lost the script (NOSCRIPT, e.g.
- * after SCRIPT FLUSH) sends EVAL with the body once, which caches it again.
- * Returns a non-error reply (caller frees) or NULL with the error set.
+ * Runs the session script with n (<= 8) script arguments args/lens on key.
+ * Uses EVALSHA; when the server lost the script (NOSCRIPT, e.g. after
+ * SCRIPT FLUSH or a restart) sends EVAL with the body once, which caches it
+ * again. Returns a non-error reply (caller frees) or NULL with the error set.
  */
 static redisReply *rs_script(struct store *st, const char *key, int n,
                              const char **args, const size_t *lens)
 {
-    const char *argv[12] = { "EVALSHA", NULL, "1", key };
+    const char *argv[12] = { "EVALSHA", st->sha, "1", key };
     size_t argl[12] = { 7, RS_SHA_LEN, 1, strlen(key) };
 
     for (int i = 0; i < n && i < 8; i++) {
         argv[4 + i] = args[i];
         argl[4 + i] = lens[i];
     }
-    argv[1] = st->sha; /* filled by SCRIPT LOAD when rs_command connects */
+    /* st->sha is filled by SCRIPT LOAD when rs_command connects. */
     redisReply *r = rs_command(st, 4 + n, argv, argl);
-    if (r != NULL && r->type == REDIS_REPLY_ERROR &&
-        strncmp(r->str, "NOSCRIPT", 8) == 0) {
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
         freeReplyObject(r);
         argv[0] = "EVAL";
         argl[0] = 4;
         argv[1] = rs_script_body;
         argl[1] = sizeof rs_script_body - 1;
         r = rs_command(st, 4 + n, argv, argl);
-    }
-    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        rs_fail(st, "%s", r->str);
-        freeReplyObject(r);
-        r = NULL;
+        if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+            rs_fail(st, "EVAL: %s", r->str);
+            freeReplyObject(r);
+            r = NULL;
+        }
     }
     return r;
 }
@@ -278,15 +263,11 @@ static int rs_key(struct store *st, const char *id, char *key)
     return 0;
 }
 
-/* Parses the decimal integer in a string or integer reply. 0 or -1. */
+/* Parses a string reply holding a decimal integer. 0 or -1. */
 static int rs_reply_ll(const redisReply *r, long long *out)
 {
     char buf[32];
     char *end;
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *out = r->integer;
-        return 0;
-    }
     if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= sizeof buf)
         return -1;
     memcpy(buf, r->str, r->len);
@@ -329,37 +310,36 @@ static int rs_parse_view(struct store *st, const redisReply *r, const char *id,
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 5)
         return rs_fail(st, "unexpected script reply (type %d)", r->type);
     redisReply **e = r->element;
-    long long hv;
-    if (e[0]->type != REDIS_REPLY_INTEGER || rs_reply_ll(e[1], &hv) != 0 ||
+    if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
         e[2]->type != REDIS_REPLY_STRING || e[4]->type != REDIS_REPLY_STRING ||
         rs_reply_ll(e[3], &out->value_time) != 0)
         return rs_fail(st, "malformed session hash");
     snprintf(out->id, sizeof out->id, "%s", id);
     out->count = e[0]->integer;
-    out->has_value = hv != 0;
+    out->has_value = e[1]->integer != 0;
     out->value_len = e[2]->len > VALUE_MAX ? VALUE_MAX : e[2]->len;
     memcpy(out->value, e[2]->str, out->value_len);
     out->value[out->value_len] = '\0';
     rs_parse_served(e[4]->str, e[4]->len, out);
-    out->is_new = false;
     return 0;
 }
 
 /*
- * Runs touch or create for id. Returns 1 with *out filled, 0 when the
- * script answered absent (nil) or existing (integer 0), -1 on failure.
+ * A page view: runs the script's touch or create (create sets is_new) for
+ * id. Returns 1 with *out filled, 0 when the script answered absent (nil,
+ * touch) or existing (0, create), -1 on failure.
  */
-static int rs_view(struct store *st, const char *op, const char *id,
+static int rs_view(struct store *st, bool create, const char *id,
                    const char *instance, struct session *out)
 {
     char key[RS_KEY_MAX];
     char inst[INSTANCE_MAX + 1];
     char max[8];
+    const char *op = create ? "create" : "touch";
     if (rs_key(st, id, key) != 0)
         return -1;
-    /* A newline would split the name in the served list. */
     snprintf(inst, sizeof inst, "%s", instance);
-    for (char *p = inst; *p != '\0'; p++)
+    for (char *p = inst; *p != '\0'; p++) /* '\n' separates served names */
         if (*p == '\n')
             *p = '?';
     snprintf(max, sizeof max, "%d", SERVED_MAX);
@@ -368,13 +348,14 @@ static int rs_view(struct store *st, const char *op, const char *id,
     redisReply *r = rs_script(st, key, 4, args, lens);
     if (r == NULL)
         return -1;
-    int rc;
-    if (r->type == REDIS_REPLY_NIL ||
-        (r->type == REDIS_REPLY_INTEGER && r->integer == 0))
-        rc = 0;
-    else
+    int rc = 0;
+    if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_INTEGER)
         rc = rs_parse_view(st, r, id, out) == 0 ? 1 : -1;
+    else if (r->type == REDIS_REPLY_INTEGER && r->integer != 0)
+        rc = rs_fail(st, "unexpected script reply %lld", r->integer);
     freeReplyObject(r);
+    if (rc == 1)
+        out->is_new = create;
     return rc;
 }
 
@@ -393,16 +374,13 @@ static int rs_reply_bool(struct store *st, redisReply *r)
 static int rs_touch(struct store *st, const char *id, const char *instance,
                     struct session *out)
 {
-    return rs_view(st, "touch", id, instance, out);
+    return rs_view(st, false, id, instance, out);
 }
 
 static int rs_create(struct store *st, const char *id, const char *instance,
                      struct session *out)
 {
-    int rc = rs_view(st, "create", id, instance, out);
-    if (rc == 1)
-        out->is_new = true;
-    return rc;
+    return rs_view(st, true, id, instance, out);
 }
 
 static int rs_set_value(struct store *st, const char *id, const char *value,
@@ -429,11 +407,6 @@ static int rs_destroy(struct store *st, const char *id)
     const char *argv[] = { "DEL", key };
     const size_t lens[] = { 3, strlen(key) };
     redisReply *r = rs_command(st, 2, argv, lens);
-    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        rs_fail(st, "DEL failed: %s", r->str);
-        freeReplyObject(r);
-        return -1;
-    }
     return r == NULL ? -1 : rs_reply_bool(st, r);
 }
 
@@ -447,11 +420,12 @@ static int rs_ping(struct store *st)
         return -1;
     int rc = 0;
     if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0)
-        rc = rs_fail(st, "PING: %s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = rs_fail(st, "PING: unexpected reply");
     freeReplyObject(r);
     return rc;
 }
 
+/* Counting keys under the prefix would need SCAN: not cheap, so unknown. */
 static long long rs_live(struct store *st)
 {
     (void)st;
@@ -492,12 +466,12 @@ static struct store *rs_open(const struct config *cfg)
     snprintf(st->prefix, sizeof st->prefix, "%s", cfg->redis_prefix);
     st->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 1;
     snprintf(st->ttl, sizeof st->ttl, "%ld", cfg->ttl);
+    bool v6 = strchr(st->url.host, ':') != NULL;
     if (st->url.kind == REDIS_URL_UNIX)
         snprintf(st->where, sizeof st->where, "unix:%.*s", REDIS_HOST_MAX, st->url.path);
-    else if (strchr(st->url.host, ':') != NULL)
-        snprintf(st->where, sizeof st->where, "[%.*s]:%d", REDIS_HOST_MAX, st->url.host, st->url.port);
     else
-        snprintf(st->where, sizeof st->where, "%.*s:%d", REDIS_HOST_MAX, st->url.host, st->url.port);
+        snprintf(st->where, sizeof st->where, "%s%.*s%s:%d", v6 ? "[" : "",
+                 REDIS_HOST_MAX, st->url.host, v6 ? "]" : "", st->url.port);
     return st;
 }
 
