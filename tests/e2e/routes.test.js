@@ -259,6 +259,21 @@ describe('setSession', () => {
     assert.ok(!r.body.includes('\u0001'), 'control characters are escaped in JSON');
   });
 
+  test('bytes that are not UTF-8 never make the JSON or the page invalid UTF-8', async () => {
+    const jar = new Jar();
+    for (const v of ['a%00b', 'a%ffb', 'a%c3%28b', '%ed%a0%80']) {
+      const r = await post('/setSession', `value=${v}`, { jar });
+      assert.ok(r.status === 303 || r.status === 400, `${v}: ${r.status}`);
+      for (const path of ['/api/session', '/']) {
+        const g = await s.request('GET', path, { jar, raw: true });
+        assert.equal(g.status, 200);
+        assert.doesNotThrow(() => new TextDecoder('utf-8', { fatal: true }).decode(g.raw), `${v} on ${path}`);
+        assert.ok(!g.raw.includes(0), `${v} on ${path}: no NUL byte`);
+      }
+      JSON.parse((await s.request('GET', '/api/session', { jar })).body);
+    }
+  });
+
   test('4096-byte value is fine, 4097 is 413 and leaves the value', async () => {
     const jar = new Jar();
     const v = 'v'.repeat(4096);

@@ -6,7 +6,7 @@ const http = require('node:http');
 
 /**
  * request(port, method, path, {headers, body, jar, agent, localAddress, timeout})
- * -> {status, headers, body (string), cookies: [parsed Set-Cookie]}.
+ * -> {status, headers, body (string), raw (Buffer), cookies: [parsed Set-Cookie]}.
  * A jar sends its cookies and takes the response's Set-Cookie headers.
  * By default every request uses a fresh connection (agent: false).
  */
@@ -30,7 +30,8 @@ function request(port, method, path, opts = {}) {
       res.on('end', () => {
         const cookies = (res.headers['set-cookie'] || []).map(parseSetCookie);
         if (opts.jar) opts.jar.take(cookies);
-        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), cookies });
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode, headers: res.headers, body: raw.toString('utf8'), raw, cookies });
       });
       res.on('error', reject);
     });
