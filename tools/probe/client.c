@@ -1,0 +1,321 @@
+#include "client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#define CONNECT_TIMEOUT_MS 3000L
+#define REQUEST_TIMEOUT_MS 15000L
+#define URL_MAX 4096
+
+/* A response body, bounded by PROBE_BODY_MAX. */
+struct body {
+    char *data; /* PROBE_BODY_MAX + 1 bytes */
+    size_t len;
+    bool overflow;
+};
+
+/* One client's run: the handle, its buffers and where the results go. */
+struct run {
+    const struct probe_opts *o;
+    struct client_result *r;
+    CURL *h;
+    struct curl_slist *resolve;
+    struct curl_slist *headers;
+    struct body body;
+    char errbuf[CURL_ERROR_SIZE];
+    char api_url[URL_MAX];
+    char set_url[URL_MAX];
+    bool value_set; /* the set succeeded: later reads must show the value */
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct body *b = userdata;
+    size_t n = size * nmemb;
+    if (n > PROBE_BODY_MAX - b->len) {
+        b->overflow = true;
+        return 0; /* makes curl fail the transfer */
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+/* Counts one failed request and keeps the first message. */
+static void record_error(struct client_result *r, bool transport, const char *fmt, ...)
+{
+    r->errors++;
+    if (transport)
+        r->transport_errors++;
+    if (r->first_error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->first_error, sizeof r->first_error, fmt, ap);
+    va_end(ap);
+}
+
+/* base + path, with exactly one '/' between them. -1 when it does not fit. */
+static int join_url(char *dst, size_t cap, const char *base, const char *path)
+{
+    size_t n = strlen(base);
+    const char *sep = (n > 0 && base[n - 1] == '/') ? "" : "/";
+    int w = snprintf(dst, cap, "%s%s%s", base, sep, path);
+    return (w < 0 || (size_t)w >= cap) ? -1 : 0;
+}
+
+static int setup(struct run *u)
+{
+    const struct probe_opts *o = u->o;
+    if (join_url(u->api_url, sizeof u->api_url, o->url, "api/session") < 0 ||
+        join_url(u->set_url, sizeof u->set_url, o->url, "setSession") < 0) {
+        snprintf(u->r->first_error, PROBE_ERR_MAX, "URL too long");
+        return -1;
+    }
+    u->body.data = malloc(PROBE_BODY_MAX + 1);
+    u->h = curl_easy_init();
+    u->headers = curl_slist_append(NULL, "Accept: application/json");
+    if (!u->body.data || !u->h || !u->headers) {
+        snprintf(u->r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
+        return -1;
+    }
+    CURL *h = u->h;
+    /* The cookie engine, empty: one jar per client, every cookie kept
+     * (SESSION and the load balancer's SLROUTE alike). */
+    curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+    /* A fresh connection per request: a connection-level balancer (a
+     * kube-proxy Service, a NodePort) decides anew for each request, the way
+     * it does for a visitor who comes back later, instead of pinning the
+     * whole run to one kept-alive connection. */
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "sessionlab-probe/" SESSIONLAB_VERSION);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->headers);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, u->errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &u->body);
+    if (o->interface)
+        curl_easy_setopt(h, CURLOPT_INTERFACE, o->interface);
+    if (o->resolve) {
+        u->resolve = curl_slist_append(NULL, o->resolve);
+        if (!u->resolve) {
+            snprintf(u->r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
+            return -1;
+        }
+        curl_easy_setopt(h, CURLOPT_RESOLVE, u->resolve);
+    }
+    if (o->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return 0;
+}
+
+/* Performs the prepared transfer. Returns the HTTP status, or -1 after
+ * recording a transport error. */
+static long perform(struct run *u, const char *what, double *ms)
+{
+    u->body.len = 0;
+    u->body.overflow = false;
+    u->errbuf[0] = '\0';
+    CURLcode rc = curl_easy_perform(u->h);
+    if (rc != CURLE_OK) {
+        if (u->body.overflow) {
+            record_error(u->r, false, "%s: response larger than %d bytes", what, PROBE_BODY_MAX);
+            return -1;
+        }
+        record_error(u->r, true, "%s: %s", what, u->errbuf[0] ? u->errbuf : curl_easy_strerror(rc));
+        return -1;
+    }
+    long status = 0;
+    curl_easy_getinfo(u->h, CURLINFO_RESPONSE_CODE, &status);
+    curl_off_t us = 0;
+    curl_easy_getinfo(u->h, CURLINFO_TOTAL_TIME_T, &us);
+    *ms = (double)us / 1000.0;
+    u->body.data[u->body.len] = '\0';
+    return status;
+}
+
+/* The string field key of obj copied into dst; false when absent, not a
+ * string, or too long. */
+static bool get_string(json_object *obj, const char *key, char *dst, size_t cap)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+        return false;
+    size_t n = (size_t)json_object_get_string_len(v);
+    if (n >= cap)
+        return false;
+    memcpy(dst, json_object_get_string(v), n + 1);
+    return true;
+}
+
+static void note_host(struct client_result *r, const char *host)
+{
+    for (int i = 0; i < r->nhosts; i++) {
+        if (strcmp(r->hosts[i].name, host) == 0) {
+            r->hosts[i].requests++;
+            return;
+        }
+    }
+    if (r->nhosts == PROBE_HOSTS_MAX) {
+        r->hosts_truncated = true;
+        return;
+    }
+    snprintf(r->hosts[r->nhosts].name, PROBE_HOST_MAX, "%s", host);
+    r->hosts[r->nhosts].requests = 1;
+    r->nhosts++;
+}
+
+/* Books one well-formed answer: host, id continuity, count continuity and
+ * the value. */
+static void observe(struct run *u, const char *id, const char *host, long long count,
+                    json_object *value, double ms)
+{
+    struct client_result *r = u->r;
+    r->ok++;
+    r->latency_ms[r->nlatency++] = ms;
+    note_host(r, host);
+    if (r->ok == 1) {
+        snprintf(r->first_id, sizeof r->first_id, "%s", id);
+        r->count_ok = count == 1;
+    } else {
+        if (strcmp(id, r->last_id) != 0)
+            r->id_changes++;
+        if (count != r->final_count + 1)
+            r->count_ok = false;
+        if (count <= r->final_count)
+            r->count_resets++;
+    }
+    snprintf(r->last_id, sizeof r->last_id, "%s", id);
+    r->final_count = count;
+    if (u->value_set) {
+        const char *v = json_object_is_type(value, json_type_string) ? json_object_get_string(value) : NULL;
+        if (!v || strcmp(v, u->o->set_value) != 0)
+            r->value = VALUE_LOST;
+    }
+}
+
+/* One GET /api/session. */
+static void read_session(struct run *u, long n)
+{
+    struct client_result *r = u->r;
+    char what[64];
+    snprintf(what, sizeof what, "request %ld", n);
+    r->requests++;
+    curl_easy_setopt(u->h, CURLOPT_URL, u->api_url);
+    curl_easy_setopt(u->h, CURLOPT_HTTPGET, 1L);
+    double ms = 0;
+    long status = perform(u, what, &ms);
+    if (status < 0)
+        return;
+    if (status != 200) {
+        record_error(r, false, "%s: HTTP %ld from %s", what, status, u->api_url);
+        return;
+    }
+    json_tokener *tok = json_tokener_new();
+    if (!tok) {
+        record_error(r, false, "%s: out of memory", what);
+        return;
+    }
+    json_object *obj = json_tokener_parse_ex(tok, u->body.data, (int)u->body.len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    json_tokener_free(tok);
+    char id[PROBE_ID_MAX], host[PROBE_HOST_MAX], store[PROBE_STORE_MAX];
+    json_object *count, *value;
+    if (!obj || jerr != json_tokener_success || !json_object_is_type(obj, json_type_object) ||
+        !get_string(obj, "session_id", id, sizeof id) || !id[0] ||
+        !get_string(obj, "hostname", host, sizeof host) ||
+        !get_string(obj, "store", store, sizeof store) ||
+        !json_object_object_get_ex(obj, "access_count", &count) ||
+        !json_object_is_type(count, json_type_int) ||
+        !json_object_object_get_ex(obj, "value", &value)) {
+        record_error(r, false, "%s: not the /api/session JSON (%.60s)", what, u->body.data);
+        json_object_put(obj);
+        return;
+    }
+    snprintf(r->store, sizeof r->store, "%s", store);
+    observe(u, id, host, (long long)json_object_get_int64(count), value, ms);
+    json_object_put(obj);
+}
+
+/* POST /setSession value=V; the app answers 303. */
+static void set_value(struct run *u)
+{
+    struct client_result *r = u->r;
+    r->value = VALUE_LOST;
+    char *esc = curl_easy_escape(u->h, u->o->set_value, 0);
+    if (!esc) {
+        record_error(r, false, "set: out of memory");
+        return;
+    }
+    size_t cap = strlen(esc) + sizeof "value=";
+    char *form = malloc(cap);
+    if (!form) {
+        curl_free(esc);
+        record_error(r, false, "set: out of memory");
+        return;
+    }
+    snprintf(form, cap, "value=%s", esc);
+    curl_free(esc);
+    curl_easy_setopt(u->h, CURLOPT_URL, u->set_url);
+    curl_easy_setopt(u->h, CURLOPT_POSTFIELDS, form);
+    double ms = 0;
+    long status = perform(u, "set", &ms);
+    curl_easy_setopt(u->h, CURLOPT_POSTFIELDS, NULL);
+    free(form);
+    if (status < 0)
+        return;
+    if (status != 303) {
+        record_error(r, false, "set: HTTP %ld from %s (expected 303)", status, u->set_url);
+        return;
+    }
+    r->value = VALUE_KEPT;
+    u->value_set = true;
+}
+
+int client_run(const struct probe_opts *o, int index, struct client_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->index = index;
+    r->value = VALUE_UNSET;
+    r->latency_ms = calloc((size_t)o->requests, sizeof *r->latency_ms);
+    struct run u = {.o = o, .r = r};
+    int rc = -1;
+    if (!r->latency_ms) {
+        snprintf(r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
+        goto out;
+    }
+    if (setup(&u) < 0)
+        goto out;
+    for (long n = 1; n <= o->requests; n++) {
+        read_session(&u, n);
+        if (n == 1 && o->set_value)
+            set_value(&u);
+    }
+    r->count_ok = r->count_ok && r->ok == o->requests;
+    r->continuous = r->errors == 0 && r->id_changes == 0 && r->count_ok && r->value != VALUE_LOST;
+    rc = 0;
+out:
+    curl_easy_cleanup(u.h);
+    curl_slist_free_all(u.resolve);
+    curl_slist_free_all(u.headers);
+    free(u.body.data);
+    return rc;
+}
+
+void client_result_free(struct client_result *r)
+{
+    free(r->latency_ms);
+    r->latency_ms = NULL;
+    r->nlatency = 0;
+}

@@ -1,0 +1,65 @@
+#ifndef SESSIONLAB_PROBE_CLIENT_H
+#define SESSIONLAB_PROBE_CLIENT_H
+
+/* One simulated user: its own libcurl easy handle and cookie jar, N reads of
+ * /api/session (optionally a /setSession after the first), and what it saw. */
+
+#include <stdbool.h>
+
+#define PROBE_HOSTS_MAX 32    /* distinct hostnames kept per client */
+#define PROBE_HOST_MAX 128    /* bytes of one hostname, NUL included */
+#define PROBE_ID_MAX 128      /* bytes of one session id, NUL included */
+#define PROBE_ERR_MAX 256     /* bytes of the first error message */
+#define PROBE_BODY_MAX 65536  /* largest response body accepted */
+#define PROBE_STORE_MAX 16    /* bytes of the store name */
+
+struct probe_opts {
+    const char *url;       /* base URL, http:// or https:// */
+    long requests;         /* reads of /api/session per client */
+    int clients;           /* simulated users, run concurrently */
+    const char *set_value; /* POSTed after the first read, or NULL */
+    const char *interface; /* CURLOPT_INTERFACE, or NULL */
+    const char *resolve;   /* CURLOPT_RESOLVE entry HOST:PORT:ADDR, or NULL */
+    bool insecure;         /* skip TLS verification */
+    bool json;             /* machine-readable report */
+};
+
+enum probe_value { VALUE_UNSET, VALUE_KEPT, VALUE_LOST };
+
+struct host_seen {
+    char name[PROBE_HOST_MAX];
+    long requests;
+};
+
+struct client_result {
+    int index;              /* 1-based */
+    long requests;          /* reads attempted */
+    long ok;                /* reads answered 200 with well-formed JSON */
+    long errors;            /* reads (and the set) that failed, any reason */
+    long transport_errors;  /* of those: no HTTP answer (connect, reset, timeout) */
+    char first_error[PROBE_ERR_MAX];
+    struct host_seen hosts[PROBE_HOSTS_MAX]; /* in order of first sight */
+    int nhosts;
+    bool hosts_truncated;   /* more than PROBE_HOSTS_MAX distinct names */
+    char first_id[PROBE_ID_MAX];
+    char last_id[PROBE_ID_MAX];
+    char store[PROBE_STORE_MAX];
+    long id_changes;        /* answers whose id differed from the previous one */
+    long long final_count;  /* access_count of the last answer */
+    bool count_ok;          /* answers counted exactly 1, 2, ..., requests */
+    long count_resets;      /* answers whose count did not rise */
+    enum probe_value value; /* VALUE_UNSET when no --set-value */
+    double *latency_ms;     /* one per answered read; owned, see client_result_free */
+    long nlatency;
+    bool continuous;        /* no error, one id, count 1..N, value kept */
+};
+
+/* Runs one client to completion. Every failure of a request is recorded in r
+ * (errors, first_error), never returned. Returns -1 only when the client
+ * could not be set up at all (no memory, no curl handle), with r->first_error
+ * saying why. r->latency_ms must be released with client_result_free. */
+int client_run(const struct probe_opts *o, int index, struct client_result *r);
+
+void client_result_free(struct client_result *r);
+
+#endif
