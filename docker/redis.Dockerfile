@@ -4,13 +4,17 @@
 #   docker build -f docker/redis.Dockerfile -t sessionlab-redis:0.1.0 .
 
 FROM debian:bookworm-slim
-RUN apt-get update \
+# The redis user gets uid/gid 999 first, as in the official image, so the same
+# numeric user works for volume ownership either way.
+RUN groupadd --system --gid 999 redis \
+ && useradd --system --uid 999 --gid 999 --home-dir /var/lib/redis --shell /usr/sbin/nologin redis \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
  && install -d -o redis -g redis -m 0750 /data
 WORKDIR /data
 EXPOSE 6379
-USER redis
+USER 999:999
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["redis-cli", "ping"]
 # No config file: listen on every interface of the container, no protected
