@@ -1,9 +1,11 @@
 #include "client.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -120,20 +122,21 @@ static int setup(struct run *u)
     return 0;
 }
 
-/* Performs the prepared transfer. Returns the HTTP status, or -1 after
- * recording a transport error. */
-static long perform(struct run *u, const char *what, double *ms)
+/* Performs the prepared transfer once. Returns the HTTP status, or -1 with
+ * msg saying why there was no HTTP answer (*transport false when the body
+ * was too large rather than the connection failing). */
+static long perform_once(struct run *u, double *ms, char *msg, size_t cap, bool *transport)
 {
     u->body.len = 0;
     u->body.overflow = false;
     u->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(u->h);
     if (rc != CURLE_OK) {
-        if (u->body.overflow) {
-            record_error(u->r, false, "%s: response larger than %d bytes", what, PROBE_BODY_MAX);
-            return -1;
-        }
-        record_error(u->r, true, "%s: %s", what, u->errbuf[0] ? u->errbuf : curl_easy_strerror(rc));
+        *transport = !u->body.overflow;
+        if (u->body.overflow)
+            snprintf(msg, cap, "response larger than %d bytes", PROBE_BODY_MAX);
+        else
+            snprintf(msg, cap, "%s", u->errbuf[0] ? u->errbuf : curl_easy_strerror(rc));
         return -1;
     }
     long status = 0;
@@ -142,6 +145,43 @@ static long perform(struct run *u, const char *what, double *ms)
     curl_easy_getinfo(u->h, CURLINFO_TOTAL_TIME_T, &us);
     *ms = (double)us / 1000.0;
     u->body.data[u->body.len] = '\0';
+    return status;
+}
+
+static bool retryable(long status)
+{
+    return status < 0 || status == 502 || status == 503 || status == 504;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Performs the prepared transfer, trying again after PROBE_RETRY_MS, twice
+ * that, ... (PROBE_RETRIES times) while there is no HTTP answer or the answer
+ * is 502/503/504 -- the way a person reloads a page during a restart -- so a
+ * replica restart or failover shows up as retries, and the session facts
+ * stay measurable. Returns the final HTTP status, or -1 after recording a
+ * transport error. */
+static long perform(struct run *u, const char *what, double *ms)
+{
+    char msg[PROBE_ERR_MAX];
+    bool transport = false;
+    long status = -1;
+    for (int attempt = 0; attempt <= PROBE_RETRIES; attempt++) {
+        if (attempt > 0) {
+            u->r->retries++;
+            sleep_ms(PROBE_RETRY_MS << (attempt - 1));
+        }
+        status = perform_once(u, ms, msg, sizeof msg, &transport);
+        if (!retryable(status) || (status < 0 && !transport))
+            break;
+    }
+    if (status < 0)
+        record_error(u->r, transport, "%s: %s", what, msg);
     return status;
 }
 

@@ -12,6 +12,8 @@
 #define PROBE_ERR_MAX 256     /* bytes of the first error message */
 #define PROBE_BODY_MAX 65536  /* largest response body accepted */
 #define PROBE_STORE_MAX 16    /* bytes of the store name */
+#define PROBE_RETRIES 4       /* extra tries of a request without a usable answer */
+#define PROBE_RETRY_MS 50L    /* first pause before a retry; doubles each time */
 
 struct probe_opts {
     const char *url;       /* base URL, http:// or https:// */
@@ -37,6 +39,7 @@ struct client_result {
     long ok;                /* reads answered 200 with well-formed JSON */
     long errors;            /* reads (and the set) that failed, any reason */
     long transport_errors;  /* of those: no HTTP answer (connect, reset, timeout) */
+    long retries;           /* extra tries after no answer or 502/503/504 */
     char first_error[PROBE_ERR_MAX];
     struct host_seen hosts[PROBE_HOSTS_MAX]; /* in order of first sight */
     int nhosts;

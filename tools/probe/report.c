@@ -12,7 +12,7 @@
 
 /* Everything summed over the clients. Latencies: an owned sorted copy. */
 struct totals {
-    long requests, ok, errors, transport_errors, id_changes, continuous;
+    long requests, ok, errors, transport_errors, retries, id_changes, continuous;
     struct host_seen hosts[TOTAL_HOSTS_MAX];
     int nhosts;
     double *latency_ms;
@@ -50,6 +50,7 @@ static int totals_of(struct totals *t, struct client_result *c, int n)
         t->ok += r->ok;
         t->errors += r->errors;
         t->transport_errors += r->transport_errors;
+        t->retries += r->retries;
         t->id_changes += r->id_changes;
         t->continuous += r->continuous;
         if (r->store[0])
@@ -91,8 +92,8 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
     if (o->set_value)
         fprintf(f, ", value \"%s\" set after the first", o->set_value);
     fputc('\n', f);
-    fprintf(f, "%6s %11s %6s %10s %-14s %6s %8s %7s %7s  %s\n", "client", "ok/requests", "errors",
-            "id-changes", "count", "value", "p50 ms", "p99 ms", "session", "hosts");
+    fprintf(f, "%6s %11s %6s %7s %10s %-16s %5s %7s %7s %7s  %s\n", "client", "ok/requests", "errors",
+            "retries", "id-changes", "count", "value", "p50 ms", "p99 ms", "session", "hosts");
     for (int i = 0; i < n; i++) {
         struct client_result *r = &c[i];
         char okreq[32], count[32];
@@ -102,8 +103,8 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
         else
             snprintf(count, sizeof count, "last %lld, %ld reset%s", r->final_count, r->count_resets,
                      r->count_resets == 1 ? "" : "s");
-        fprintf(f, "%6d %11s %6ld %10ld %-14s %6s %8.2f %7.2f %7s  ", r->index, okreq, r->errors,
-                r->id_changes, count, value_word(r->value),
+        fprintf(f, "%6d %11s %6ld %7ld %10ld %-16s %5s %7.2f %7.2f %7s  ", r->index, okreq, r->errors,
+                r->retries, r->id_changes, count, value_word(r->value),
                 stats_percentile(r->latency_ms, r->nlatency, 50),
                 stats_percentile(r->latency_ms, r->nlatency, 99), r->continuous ? "kept" : "BROKEN");
         print_hosts(f, r);
@@ -115,9 +116,10 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
     for (int h = 0; h < t.nhosts; h++)
         fprintf(f, " %s (%ld)", t.hosts[h].name, t.hosts[h].requests);
     fprintf(f, "%s\n", t.nhosts ? "" : " none");
-    fprintf(f, "total: %ld/%ld requests answered, %ld error%s, %ld id change%s, "
+    fprintf(f, "total: %ld/%ld requests answered, %ld error%s, %ld retr%s, %ld id change%s, "
                "%ld of %d session%s continuous, store %s, latency p50 %.2f ms p99 %.2f ms\n",
-            t.ok, t.requests, t.errors, t.errors == 1 ? "" : "s", t.id_changes,
+            t.ok, t.requests, t.errors, t.errors == 1 ? "" : "s", t.retries,
+            t.retries == 1 ? "y" : "ies", t.id_changes,
             t.id_changes == 1 ? "" : "s", t.continuous, n, n == 1 ? "" : "s",
             t.store ? t.store : "?", t.p50, t.p99);
     free(t.latency_ms);
@@ -163,6 +165,7 @@ static json_object *client_json(const struct client_result *r)
     put(o, "ok", json_object_new_int64(r->ok));
     put(o, "errors", json_object_new_int64(r->errors));
     put(o, "transport_errors", json_object_new_int64(r->transport_errors));
+    put(o, "retries", json_object_new_int64(r->retries));
     put(o, "first_error", r->first_error[0] ? json_object_new_string(r->first_error) : NULL);
     put(o, "hosts", hosts_array(r->hosts, r->nhosts));
     put(o, "requests_by_host", hosts_counts(r->hosts, r->nhosts));
@@ -205,6 +208,7 @@ int report_json(FILE *f, const struct probe_opts *o, struct client_result *c, in
     put(total, "ok", json_object_new_int64(t.ok));
     put(total, "errors", json_object_new_int64(t.errors));
     put(total, "transport_errors", json_object_new_int64(t.transport_errors));
+    put(total, "retries", json_object_new_int64(t.retries));
     put(total, "hosts", hosts_array(t.hosts, t.nhosts));
     put(total, "requests_by_host", hosts_counts(t.hosts, t.nhosts));
     put(total, "id_changes", json_object_new_int64(t.id_changes));

@@ -1,0 +1,265 @@
+# The lab's rows, independent of where they run. Source after common.sh and
+# one target file (lab-local.sh, lab-netns.sh, lab-compose.sh).
+#
+# A target T provides (all run in the lab's shell, set -e friendly):
+#   lab_T_setup                     once: networks, daemons shared by all rows
+#   lab_T_teardown                  idempotent; stops and removes everything
+#   lab_T_start STORE REPLICAS AFFINITY
+#                                   deploys one row; sets LAB_URL
+#   lab_T_stop                      undeploys the row (lab_T_start may follow)
+#   lab_T_describe STORE REPLICAS AFFINITY
+#                                   prints the row's setup in a few words
+#   lab_T_probe SOURCE ARGS...      runs sessionlab-probe ARGS... as client
+#                                   source SOURCE (0..LAB_SOURCES-1), each
+#                                   source with its own client IP
+#   lab_T_served                    prints how many GET /api/session got a 200
+#                                   in this row so far
+#   lab_T_pick_victim               prints the name (as /api/session shows it)
+#                                   of a replica that has served this row
+#   lab_T_kill NAME                 the replica dies (crash) mid-run
+#   lab_T_restart NAME              the replica's app process restarts
+# Logs a target wants kept go under LAB_ROW_DIR (tests/out/lab/TARGET/ROW/).
+
+LAB_SOURCES=${LAB_SOURCES:-4}          # client IPs
+LAB_CLIENTS_PER_SOURCE=${LAB_CLIENTS_PER_SOURCE:-2}
+LAB_EVENT_FACTOR=${LAB_EVENT_FACTOR:-20} # event rows run this many times -n
+LAB_ROWS_JSON=()                       # one JSON object per finished row
+LAB_PROBE_PIDS=()
+LAB_ROW_DIR=""
+LAB_URL=""
+
+lab_say() { printf '==> %s\n' "$*" >&2; }
+
+# lab_call FUNC ARGS...: calls lab_<target>_FUNC.
+lab_call() {
+    local f=lab_${LAB_TARGET}_$1
+    shift
+    "$f" "$@"
+}
+
+# Starts one probe per client source in the background, JSON into
+# LAB_ROW_DIR/probe-SOURCE.json. Args: requests per client, value.
+lab_probes_start() {
+    local n=$1 value=$2 s
+    LAB_PROBE_PIDS=()
+    for (( s = 0; s < LAB_SOURCES; s++ )); do
+        lab_call probe "$s" -n "$n" --clients "$LAB_CLIENTS_PER_SOURCE" \
+            --set-value "$value" --json \
+            >"$LAB_ROW_DIR/probe-$s.json" 2>"$LAB_ROW_DIR/probe-$s.err" &
+        LAB_PROBE_PIDS+=("$!")
+    done
+}
+
+# Waits for the probes; their exit status is not the verdict (the row's
+# expectation is), but a probe that printed no report is a lab failure: then
+# LAB_PROBLEM says so and it returns 1.
+lab_probes_wait() {
+    local pid s
+    for pid in "${LAB_PROBE_PIDS[@]}"; do
+        wait "$pid" || true
+    done
+    LAB_PROBE_PIDS=()
+    for (( s = 0; s < LAB_SOURCES; s++ )); do
+        if ! jq -e '.per_client' "$LAB_ROW_DIR/probe-$s.json" >/dev/null 2>&1; then
+            LAB_PROBLEM="probe for client source $s printed no report: $(head -c 300 "$LAB_ROW_DIR/probe-$s.err")"
+            return 1
+        fi
+    done
+}
+
+lab_probes_running() {
+    local pid
+    for pid in "${LAB_PROBE_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+lab_probes_kill() {
+    local pid
+    for pid in "${LAB_PROBE_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    LAB_PROBE_PIDS=()
+}
+
+# Waits until the row has served at least $1 reads; false when the probes
+# finished (or 60 s passed) first.
+lab_wait_served() {
+    local want=$1 i
+    for (( i = 0; i < 1200; i++ )); do
+        (( $(lab_call served) >= want )) && return 0
+        lab_probes_running || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# The verdict: reads the probes' reports and prints the row as one JSON
+# object with the observed facts, the expectation and pass/fail reasons.
+# Args: step, kind, setup, event, victim, requests per client, seconds.
+LAB_JQ_VERDICT='
+  [ to_entries[] | .key as $s | .value.per_client[] | . + {source: $s} ] as $c
+  | ($c | length) as $nc
+  | ($c | map(select(.id_changes > 0 or .count_resets > 0))) as $lost
+  | ($c | map(select(.hosts[0] == $victim))) as $onvictim
+  | {
+      clients: $nc,
+      requests: ($c | map(.requests) | add),
+      ok: ($c | map(.ok) | add),
+      errors: ($c | map(.errors) | add),
+      transport_errors: ($c | map(.transport_errors) | add),
+      retries: ($c | map(.retries) | add),
+      hosts: ($c | map(.hosts[]) | unique),
+      hosts_per_client_min: ($c | map(.hosts | length) | min),
+      hosts_per_client_max: ($c | map(.hosts | length) | max),
+      id_changes: ($c | map(.id_changes) | add),
+      clients_with_id_change: ($c | map(select(.id_changes > 0)) | length),
+      clients_count_1_to_n: ($c | map(select(.count_ok)) | length),
+      clients_with_count_reset: ($c | map(select(.count_resets > 0)) | length),
+      final_count_min: ($c | map(.final_count) | min),
+      final_count_max: ($c | map(.final_count) | max),
+      clients_value_kept: ($c | map(select(.value_kept == true)) | length),
+      clients_continuous: ($c | map(select(.continuous)) | length),
+      clients_session_lost: ($lost | length),
+      clients_on_victim: ($onvictim | length),
+      lost_not_on_victim: ($lost | map(select(.hosts[0] != $victim)) | length),
+      first_errors: ($c | map(.first_error // empty) | unique | .[0:3])
+    } as $f
+  | (if $kind == "single" or $kind == "sticky" then
+      [ if $f.hosts_per_client_max != 1 then "a client saw more than one host" else empty end,
+        if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
+    elif $kind == "spread_lost" then
+      [ if $f.hosts_per_client_min < 2 then "a client saw a single host" else empty end,
+        if $f.clients_with_id_change != $nc then "a client kept its session id" else empty end,
+        if $f.clients_count_1_to_n != 0 then "a client count ran 1..N" else empty end ]
+    elif $kind == "spread_kept" then
+      [ if $f.hosts_per_client_min < 2 then "a client saw a single host" else empty end,
+        if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
+    elif $kind == "restart" then
+      [ if $f.hosts_per_client_max != 1 then "a client saw more than one host" else empty end,
+        if $f.clients_session_lost != 0 then "\($f.clients_session_lost) sessions lost across the restart" else empty end,
+        if $f.clients_value_kept != $nc then "a value was lost" else empty end ]
+    elif $kind == "kill_memory" then
+      [ if $f.clients_on_victim == 0 then "no client was on the killed replica" else empty end,
+        if $f.clients_session_lost != $f.clients_on_victim then "\($f.clients_session_lost) sessions lost, \($f.clients_on_victim) were on the killed replica" else empty end,
+        if $f.lost_not_on_victim != 0 then "\($f.lost_not_on_victim) sessions lost on surviving replicas" else empty end ]
+    elif $kind == "kill_redis" then
+      [ if ($f.hosts | index($victim)) == null then "the killed replica served nobody" else empty end,
+        if $f.clients_session_lost != 0 then "\($f.clients_session_lost) sessions lost" else empty end,
+        if $f.clients_value_kept != $nc then "a value was lost" else empty end ]
+    else [ "unknown row kind \($kind)" ] end) as $bad
+  | ($bad + (if $f.errors != 0 then ["\($f.errors) requests failed after retries"] else [] end)) as $bad
+  | {
+      step: $step, kind: $kind, setup: $setup, event: (if $event == "" then null else $event end),
+      victim: (if $victim == "" then null else $victim end),
+      requests_per_client: ($n | tonumber), seconds: ($secs | tonumber),
+      expected: $expected, facts: $f, pass: ($bad | length == 0), mismatches: $bad
+    }'
+
+lab_expected_text() {
+    case $1 in
+        single)      echo "same id, same host, count 1..N, value kept" ;;
+        spread_lost) echo "hosts change, id changes, count resets" ;;
+        sticky)      echo "one host per client, session kept" ;;
+        restart)     echo "same id and host across the app restart, count never resets, value kept" ;;
+        spread_kept) echo "hosts change, session, count and value kept" ;;
+        kill_memory) echo "sessions on the killed replica lost, all others kept" ;;
+        kill_redis)  echo "no session lost" ;;
+    esac
+}
+
+# lab_row STEP KIND STORE REPLICAS AFFINITY [EVENT]: deploys, probes,
+# optionally kills or restarts a replica a third of the way in, judges.
+lab_row() {
+    local step=$1 kind=$2 store=$3 replicas=$4 affinity=$5 event=${6:-}
+    local n=$LAB_N setup victim="" event_text="" start end problem="" total at
+    setup=$(lab_call describe "$store" "$replicas" "$affinity")
+    LAB_ROW_DIR=$LAB_OUT/row-${step// /-}
+    rm -rf "$LAB_ROW_DIR"
+    mkdir -p "$LAB_ROW_DIR"
+    [[ -n $event ]] && n=$(( LAB_N * LAB_EVENT_FACTOR ))
+    lab_say "step $step: $setup${event:+, $event one replica mid-run}"
+    start=$(date +%s.%N)
+    lab_call start "$store" "$replicas" "$affinity"
+    lab_probes_start "$n" "lab-step-${step// /-}"
+    if [[ -n $event ]]; then
+        total=$(( LAB_SOURCES * LAB_CLIENTS_PER_SOURCE * n ))
+        if ! lab_wait_served $(( total / 3 )); then
+            problem="the run ended before a third of its reads; raise -n"
+        else
+            victim=$(lab_call pick_victim)
+            at=$(lab_call served)
+            lab_call "$event" "$victim"
+            event_text="$event $victim after $at of $total reads"
+            lab_say "$event_text"
+        fi
+    fi
+    if [[ -z $problem ]]; then
+        LAB_PROBLEM=""
+        lab_probes_wait || problem=$LAB_PROBLEM
+    fi
+    if [[ -z $problem && -n $event ]] && (( $(lab_call served) <= at )); then
+        problem="no read was served after the $event; raise -n"
+    fi
+    lab_probes_kill
+    lab_call stop
+    end=$(date +%s.%N)
+    local secs row
+    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    if [[ -n $problem ]]; then
+        row=$(jq -cn --arg step "$step" --arg kind "$kind" --arg setup "$setup" \
+            --arg expected "$(lab_expected_text "$kind")" --arg p "$problem" --argjson secs "$secs" \
+            '{step: $step, kind: $kind, setup: $setup, expected: $expected, seconds: $secs,
+              facts: null, pass: false, mismatches: [$p]}')
+    else
+        row=$(jq -cs --arg step "$step" --arg kind "$kind" --arg setup "$setup" \
+            --arg event "$event_text" --arg victim "$victim" --arg n "$n" --arg secs "$secs" \
+            --arg expected "$(lab_expected_text "$kind")" "$LAB_JQ_VERDICT" \
+            "$LAB_ROW_DIR"/probe-*.json)
+    fi
+    echo "$row" >"$LAB_ROW_DIR/row.json"
+    LAB_ROWS_JSON+=("$row")
+    if [[ $(jq -r .pass <<<"$row") == true ]]; then
+        lab_say "step $step: as expected (${secs}s)"
+    else
+        lab_say "step $step: MISMATCH: $(jq -r '.mismatches | join("; ")' <<<"$row")"
+    fi
+}
+
+# Prints every row as a Markdown table.
+lab_print_markdown() {
+    printf '%s\n' "${LAB_ROWS_JSON[@]}" | jq -rs --arg target "$LAB_TARGET" '
+      def hosts: if .hosts_per_client_min == .hosts_per_client_max
+                 then "\(.hosts_per_client_min) per client" else "\(.hosts_per_client_min)-\(.hosts_per_client_max) per client" end
+                 + " (" + (.hosts | join(", ")) + ")";
+      def ids: if .id_changes == 0 then "none"
+               else "\(.clients_with_id_change)/\(.clients) clients, \(.id_changes) in all" end;
+      def counts: "\(.clients_count_1_to_n)/\(.clients) ran 1..N"
+                  + (if .clients_count_1_to_n == .clients then ""
+                     elif .final_count_min == .final_count_max then "; last count \(.final_count_min)"
+                     else "; last counts \(.final_count_min)-\(.final_count_max)" end);
+      def errors: (if .errors == 0 then "0" else "\(.errors) of \(.requests)" end)
+                  + (if .retries > 0 then " (\(.retries) retries)" else "" end);
+      "| step | setup | N | hosts seen | id changes | count vs requests | value kept | errors | event | expected | result |",
+      "|---|---|---|---|---|---|---|---|---|---|---|",
+      (.[] | . as $r | (.facts // {}) as $f |
+        "| \(.step) | \(.setup) | \(.requests_per_client // "-") | "
+        + (if .facts then
+             "\($f | hosts) | \($f | ids) | \($f | counts) | \($f.clients_value_kept)/\($f.clients) | \($f | errors) | "
+           else "- | - | - | - | - | " end)
+        + "\(.event // "-")"
+        + (if .kind == "kill_memory" and .facts then "; lost \($f.clients_session_lost)/\($f.clients_on_victim) on it" else "" end)
+        + " | \(.expected) | "
+        + (if .pass then "ok" else "**MISMATCH**: " + (.mismatches | join("; ")) end) + " |")'
+}
+
+lab_print_json() {
+    printf '%s\n' "${LAB_ROWS_JSON[@]}" | jq -s --arg target "$LAB_TARGET" \
+        '{target: $target, pass: all(.[]; .pass), rows: .}'
+}
+
+lab_all_passed() {
+    printf '%s\n' "${LAB_ROWS_JSON[@]}" | jq -se 'all(.[]; .pass)' >/dev/null
+}

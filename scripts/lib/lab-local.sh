@@ -1,0 +1,114 @@
+# The lab's "local" target: processes on loopback behind one nginx in the
+# load-balancer role, started and stopped by stack.sh (start_stack /
+# stop_stack). Client sources are loopback addresses 127.0.0.11, .12, ...
+# (the probe binds them with --interface), so nginx's client-ip affinity
+# (hash $remote_addr) sees distinct clients. Source after common.sh,
+# stack.sh and lab-common.sh.
+
+LAB_LOCAL_PORT="" LAB_LOCAL_BASE="" LAB_LOCAL_STORE="" LAB_LOCAL_REPLICAS=0
+
+# _lab_local_free_base: first BASE in 19001, 19011, ... with BASE..BASE+2 free.
+_lab_local_free_base() {
+    local b i busy
+    for (( b = 19001; b < 19500; b += 10 )); do
+        busy=0
+        for (( i = 0; i < 3; i++ )); do
+            sl_port_busy $(( b + i )) && { busy=1; break; }
+        done
+        [[ $busy -eq 0 ]] && { echo "$b"; return 0; }
+    done
+    return 1
+}
+
+lab_local_setup() {
+    LAB_LOCAL_PORT=$(sl_free_port 18080 18179) || sl_die "no free port in 18080..18179 for nginx"
+    LAB_LOCAL_BASE=$(_lab_local_free_base) || sl_die "no three free app ports in 19001..19500"
+    STACK_LOGS=file STACK_APP_BASE_PORT=$LAB_LOCAL_BASE
+    lab_say "local: nginx on 127.0.0.1:$LAB_LOCAL_PORT, apps from 127.0.0.1:$LAB_LOCAL_BASE"
+}
+
+lab_local_teardown() {
+    stop_stack
+}
+
+lab_local_describe() {
+    local store=$1 replicas=$2 affinity=$3 how
+    case $affinity in
+        none) how="nginx round robin" ;;
+        client-ip) how="nginx client-ip affinity (hash \$remote_addr)" ;;
+        cookie) how="nginx cookie affinity (SLROUTE)" ;;
+    esac
+    (( replicas == 1 )) && how="nginx"
+    echo "$store x$replicas, $how"
+}
+
+lab_local_start() {
+    LAB_LOCAL_STORE=$1 LAB_LOCAL_REPLICAS=$2
+    start_stack "$1" "$2" "$3" "$LAB_LOCAL_PORT" 2>>"$LAB_LOG"
+    LAB_URL=$STACK_URL
+}
+
+lab_local_stop() {
+    # Keep the row's logs for a look afterwards.
+    [[ -n $STACK_RUNDIR ]] && cp "$STACK_RUNDIR"/*.log "$LAB_ROW_DIR/" 2>/dev/null || true
+    stop_stack 2>>"$LAB_LOG"
+}
+
+lab_local_probe() {
+    local source=$1
+    shift
+    "$LAB_PROBE" "$LAB_URL" --interface "127.0.0.$(( 11 + source ))" "$@"
+}
+
+lab_local_served() {
+    grep -c '"GET /api/session HTTP/1.1" 200 ' "$STACK_RUNDIR/nginx.log" 2>/dev/null || true
+}
+
+# The replica that served the latest read (nginx logs upstream=ADDR:PORT).
+lab_local_pick_victim() {
+    local port
+    port=$(grep '"GET /api/session HTTP/1.1" 200 ' "$STACK_RUNDIR/nginx.log" | tail -n 1 |
+           sed -n 's/.*upstream=127\.0\.0\.1:\([0-9]*\).*/\1/p')
+    [[ -n $port ]] || { echo "app-1"; return; }
+    _lab_local_name $(( port - LAB_LOCAL_BASE + 1 ))
+}
+
+# The name /api/session shows for app I (stack.sh names replicas only when
+# there are several; one replica shows the machine's hostname).
+_lab_local_name() {
+    if (( LAB_LOCAL_REPLICAS > 1 )); then echo "app-$1"; else hostname; fi
+}
+
+# _lab_local_index NAME -> I of app-I
+_lab_local_index() {
+    if [[ $1 =~ ^app-([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi
+}
+
+lab_local_kill() {
+    local i pid
+    i=$(_lab_local_index "$1")
+    pid=$(_stack_pid "app-$i") || sl_die "no app-$i in the stack"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+
+# Stops app I gracefully and starts it again with the environment stack.sh
+# gave it (same port, store, instance name); the new pid replaces the old
+# one in STACK_PIDS so stop_stack stops it.
+lab_local_restart() {
+    local i pid port e kept=() env app=${SESSIONLAB_APP:-$SL_ROOT/build/fcgi-app/sessionlab-app}
+    i=$(_lab_local_index "$1")
+    pid=$(_stack_pid "app-$i") || sl_die "no app-$i in the stack"
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null || true
+    for e in "${STACK_PIDS[@]}"; do
+        [[ ${e%%=*} == "app-$i" ]] || kept+=("$e")
+    done
+    STACK_PIDS=("${kept[@]}")
+    port=$(( LAB_LOCAL_BASE + i - 1 ))
+    env=(SESSIONLAB_LISTEN="127.0.0.1:$port" SESSIONLAB_STORE="$LAB_LOCAL_STORE")
+    [[ $LAB_LOCAL_STORE == redis ]] && env+=(SESSIONLAB_REDIS_URL="redis://127.0.0.1:$STACK_REDIS_PORT/0")
+    (( LAB_LOCAL_REPLICAS > 1 )) && env+=(SESSIONLAB_INSTANCE="app-$i")
+    _stack_spawn "app-$i" env "${env[@]}" "$app"
+    sl_wait_port "$port" "$(_stack_pid "app-$i")" 10 || sl_die "app-$i did not come back on 127.0.0.1:$port"
+}
