@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,22 @@ static int parse_port(const char *p)
     return parse_long(p, 1, 65535, &port) == 0 ? (int)port : -1;
 }
 
+/* libfcgi binds IPv4 only and exits when it cannot resolve the host, so the
+ * name is checked here, where a failure can name the setting. */
+static bool resolves_ipv4(const char *host, size_t len)
+{
+    char name[LISTEN_MAX];
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (len >= sizeof name)
+        return false;
+    memcpy(name, host, len);
+    name[len] = '\0';
+    if (getaddrinfo(name, NULL, &hints, &res) != 0)
+        return false;
+    freeaddrinfo(res);
+    return true;
+}
+
 static int set_listen(struct config *cfg, const char *val, char *why, size_t len)
 {
     if (strncmp(val, "unix:", 5) == 0) {
@@ -60,6 +77,10 @@ static int set_listen(struct config *cfg, const char *val, char *why, size_t len
         if (!colon || parse_port(colon + 1) < 0 ||
             strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != hostlen) {
             snprintf(why, len, "'%s' is not HOST:PORT, :PORT or unix:/path (port 1-65535)", val);
+            return -1;
+        }
+        if (hostlen > 0 && !resolves_ipv4(val, hostlen)) {
+            snprintf(why, len, "'%.*s' does not resolve to an IPv4 address", (int)hostlen, val);
             return -1;
         }
     }

@@ -59,13 +59,32 @@ void request_parse(struct request *rq, char *const *params)
                  (xfp && strcasecmp(xfp, "https") == 0);
 }
 
-/* Compares an Origin's authority with Host, allowing the default port to be
- * written in Host but not in Origin. */
+/* Length of the host part of an authority: "[v6]" or up to the ':'. */
+static size_t host_part(const char *auth, size_t len)
+{
+    if (len > 0 && auth[0] == '[') {
+        const char *end = memchr(auth, ']', len);
+        return end ? (size_t)(end - auth) + 1 : len;
+    }
+    const char *colon = memchr(auth, ':', len);
+    return colon ? (size_t)(colon - auth) : len;
+}
+
+/*
+ * Compares an Origin's authority with Host. The default port may be written
+ * in Host but not in Origin. When Host carries no port at all (Debian's stock
+ * fastcgi_params passes nginx's $host, which drops it), only host names are
+ * compared: other ports of the same host are the same site anyway.
+ */
 static bool same_authority(const char *auth, size_t alen, const char *host, bool tls)
 {
     size_t hlen = strlen(host);
     if (alen == hlen && strncasecmp(auth, host, hlen) == 0)
         return true;
+    if (host_part(host, hlen) == hlen) {
+        size_t ah = host_part(auth, alen);
+        return ah == hlen && strncasecmp(auth, host, hlen) == 0;
+    }
     const char *dflt = tls ? ":443" : ":80";
     size_t dlen = strlen(dflt);
     return hlen == alen + dlen && strncasecmp(auth, host, alen) == 0 &&
