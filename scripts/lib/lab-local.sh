@@ -57,7 +57,7 @@ lab_local_stop() {
 lab_local_probe() {
     local source=$1
     shift
-    "$LAB_PROBE" "$LAB_URL" --interface "127.0.0.$(( 11 + source ))" "$@"
+    "${LAB_PROBE_CMD[@]}" "$LAB_URL" --interface "127.0.0.$(( 11 + source ))" "$@"
 }
 
 lab_local_served() {
