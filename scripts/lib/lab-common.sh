@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's rows, independent of where they run. Source after common.sh and
 # one target file (lab-local.sh, lab-netns.sh, lab-compose.sh).
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's "compose" target: a hook, not an implementation. The container
 # suite owns the compose stack; it provides the target by defining the
 # lab_compose_* functions of the interface in lab-common.sh (setup, teardown,

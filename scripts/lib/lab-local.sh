@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's "local" target: processes on loopback behind one nginx in the
 # load-balancer role, started and stopped by stack.sh (start_stack /
 # stop_stack). Client sources are loopback addresses 127.0.0.11, .12, ...

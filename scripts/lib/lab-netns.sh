@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's "netns" target: a one-machine Kubernetes node made of network
 # namespaces (root only). Source after common.sh and lab-common.sh.
 #

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# sessionlab-probe against a real local stack (stack.sh): exit statuses 0, 1
+# and 2, the JSON report's fields, cookie-jar handling behind cookie affinity.
+#   tests/lab/probe-test.sh [PROBE]   (default build/tools/probe/sessionlab-probe)
+# Needs a build (meson compile -C build), nginx, redis-server, jq.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../scripts/lib/common.sh
+. "$root/scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/stack.sh
+. "$root/scripts/lib/stack.sh"
+
+probe=${1:-$root/build/tools/probe/sessionlab-probe}
+[[ -x $probe ]] || sl_die "no probe at $probe (meson compile -C build)"
+port=$(sl_free_port 18280 18379) || sl_die "no free port"
+STACK_LOGS=file
+STACK_APP_BASE_PORT=19601
+failed=0
+trap 'stop_stack 2>/dev/null' EXIT
+
+check() { # NAME WANT GOT
+    if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want $2, got $3"; failed=1; fi
+}
+
+run() { # runs the probe, prints its exit status; stdout to $out
+    set +e
+    "$probe" "$@" >"$out" 2>"$out.err"
+    echo $?
+    set -e
+}
+out=$(mktemp)
+trap 'stop_stack 2>/dev/null; rm -f "$out" "$out.err"' EXIT
+
+check "usage: no URL" 2 "$(run)"
+check "usage: bad -n" 2 "$(run http://127.0.0.1:1/ -n x)"
+check "usage: bad --resolve" 2 "$(run http://127.0.0.1:1/ --resolve nope)"
+check "unreachable" 2 "$(run "http://127.0.0.1:$port/" -n 2)"
+grep -q "got no HTTP answer" "$out.err" && echo "ok   unreachable message" || { echo "FAIL unreachable message"; failed=1; }
+
+start_stack memory 1 none "$port" 2>/dev/null
+check "memory x1 continuous" 0 "$(run "$STACK_URL" -n 15 --clients 3 --set-value 'x y&z' --json)"
+check "json: 3 clients" 3 "$(jq '.per_client | length' "$out")"
+check "json: counts 1..15" true "$(jq '[.per_client[] | .count_ok and .final_count == 15] | all' "$out")"
+check "json: value kept" true "$(jq '[.per_client[].value_kept] | all' "$out")"
+check "json: distinct ids" 3 "$(jq '[.per_client[].first_session_id] | unique | length' "$out")"
+check "text report" 0 "$(run "$STACK_URL" -n 3)"
+grep -q "1 of 1 session continuous" "$out" && echo "ok   text total line" || { echo "FAIL text total line"; failed=1; }
+stop_stack 2>/dev/null
+
+start_stack memory 3 none "$port" 2>/dev/null
+check "memory x3 round robin broken" 1 "$(run "$STACK_URL" -n 9 --json)"
+check "json: id changed" true "$(jq '.per_client[0].id_changes > 0' "$out")"
+check "json: 3 hosts" 3 "$(jq '.total.hosts | length' "$out")"
+stop_stack 2>/dev/null
+
+# Cookie affinity needs the jar to keep SLROUTE as well as SESSION.
+start_stack memory 3 cookie "$port" 2>/dev/null
+check "memory x3 cookie affinity continuous" 0 "$(run "$STACK_URL" -n 12 --clients 4)"
+stop_stack 2>/dev/null
+
+exit "$failed"
