@@ -164,10 +164,11 @@ static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
 }
 
 /*
- * Parses "host[:port]" or "[v6][:port]" in s[0..n). Port defaults to 6379.
+ * Parses "host[:port]" or "[v6][:port]" in s[0..n) into u->host and
+ * u->port; the port defaults to defport.
  */
-static int parse_hostport(const char *s, size_t n, struct redis_url *u,
-                          char *err, size_t errlen)
+static int parse_hostport(const char *s, size_t n, int defport,
+                          struct redis_url *u, char *err, size_t errlen)
 {
     const char *end = s + n;
     const char *hend;
@@ -188,7 +189,7 @@ static int parse_hostport(const char *s, size_t n, struct redis_url *u,
             return -1;
         rest = hend;
     }
-    u->port = REDIS_URL_DEFAULT_PORT;
+    u->port = defport;
     if (rest == end)
         return 0;
     if (*rest != ':')
@@ -216,12 +217,94 @@ static int parse_tcp(const char *s, struct redis_url *u, char *err,
             return -1;
         hp = at + 1;
     }
-    if (parse_hostport(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
+    if (parse_hostport(hp, (size_t)(s + alen - hp), REDIS_URL_DEFAULT_PORT, u,
+                       err, errlen) != 0)
         return -1;
     if (s[alen] == '\0')
         return 0;
     const char *db = s + alen + 1;
     return parse_db(db, strlen(db), u, err, errlen);
+}
+
+static bool master_char_ok(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
+}
+
+/*
+ * Parses the comma-separated sentinel list s[0..n) into u->sentinels; the
+ * first one is also copied to u->host/u->port (see redis_url.h).
+ */
+static int parse_sentinels(const char *s, size_t n, struct redis_url *u,
+                           char *err, size_t errlen)
+{
+    const char *end = s + n;
+    const char *p = s;
+    for (;;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma != NULL ? comma : end;
+        if (u->sentinel_n == REDIS_SENTINELS_MAX)
+            return url_fail(err, errlen, "at most %d sentinels", REDIS_SENTINELS_MAX);
+        if (e == p)
+            return url_fail(err, errlen, "sentinel host is missing");
+        if (parse_hostport(p, (size_t)(e - p), REDIS_SENTINEL_DEFAULT_PORT, u, err,
+                           errlen) != 0)
+            return -1;
+        struct redis_endpoint *ep = &u->sentinels[u->sentinel_n++];
+        memcpy(ep->host, u->host, sizeof ep->host);
+        ep->port = u->port;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    memcpy(u->host, u->sentinels[0].host, sizeof u->host);
+    u->port = u->sentinels[0].port;
+    return 0;
+}
+
+/* Parses "master[/db]" (what follows the sentinel list's '/'). */
+static int parse_master(const char *s, struct redis_url *u, char *err,
+                        size_t errlen)
+{
+    size_t mlen = strcspn(s, "/");
+    if (mlen == 0)
+        return url_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
+    if (mlen >= sizeof u->master_name)
+        return url_fail(err, errlen, "master name is longer than %zu bytes",
+                        sizeof u->master_name - 1);
+    for (size_t i = 0; i < mlen; i++)
+        if (!master_char_ok(s[i]))
+            return url_fail(err, errlen,
+                            "master name may contain only letters, digits, '-', '.' and '_'");
+    memcpy(u->master_name, s, mlen);
+    u->master_name[mlen] = '\0';
+    if (s[mlen] == '\0')
+        return 0;
+    const char *db = s + mlen + 1;
+    return parse_db(db, strlen(db), u, err, errlen);
+}
+
+/* Parses what follows "redis-sentinel://". */
+static int parse_sentinel_url(const char *s, struct redis_url *u, char *err,
+                              size_t errlen)
+{
+    u->kind = REDIS_URL_TCP;
+    size_t alen = strcspn(s, "/");
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (s[i] == '@')
+            at = s + i;
+    const char *hp = s;
+    if (at != NULL) {
+        if (parse_userinfo(s, (size_t)(at - s), u, err, errlen) != 0)
+            return -1;
+        hp = at + 1;
+    }
+    if (parse_sentinels(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
+        return -1;
+    if (s[alen] == '\0')
+        return url_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
+    return parse_master(s + alen + 1, u, err, errlen);
 }
 
 /* Parses what follows "unix:": "/abs/path[?db=N]". */
@@ -252,13 +335,13 @@ static int bad_scheme(const char *text, char *err, size_t errlen)
 {
     size_t n = strcspn(text, ":");
     if (text[n] == '\0' || n == 0 || isdigit((unsigned char)text[n + 1]))
-        return url_fail(err, errlen, "missing scheme (use redis:// or unix:)");
+        return url_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)text[i]) && strchr("+-.", text[i]) == NULL)
-            return url_fail(err, errlen, "missing scheme (use redis:// or unix:)");
+            return url_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
     if (n > 32)
         n = 32;
-    return url_fail(err, errlen, "unsupported scheme '%.*s' (use redis:// or unix:)",
+    return url_fail(err, errlen, "unsupported scheme '%.*s' (use redis://, redis-sentinel:// or unix:)",
                     (int)n, text);
 }
 
@@ -281,7 +364,7 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
     else if (strncasecmp(text, "unix:", 5) == 0)
         rc = parse_unix(text + 5, &u, err, errlen);
     else if (strncasecmp(text, "redis-sentinel://", 17) == 0)
-        rc = url_fail(err, errlen, "redis-sentinel:// is not supported yet");
+        rc = parse_sentinel_url(text + 17, &u, err, errlen);
     else if (strncasecmp(text, "rediss://", 9) == 0)
         rc = url_fail(err, errlen, "rediss:// (TLS) is not supported (use redis:// or unix:)");
     else if (strncasecmp(text, "redis:", 6) == 0)

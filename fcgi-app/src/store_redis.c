@@ -9,8 +9,17 @@
  * create) and every set_value is one EVALSHA of the script below, so a view
  * costs one round trip; the connect handshake (AUTH, SELECT, SCRIPT LOAD)
  * is pipelined into one more round trip per connection.
+ *
+ * With a redis-sentinel:// URL every connect first asks the sentinels for
+ * the master's address (sentinel.c) and the handshake also sends ROLE: a
+ * node that is not the master is refused. Any failure drops the connection,
+ * so the next operation asks the sentinels again — that is how a failover is
+ * followed. READONLY, LOADING and MASTERDOWN error replies (a demoted or
+ * not yet usable node) drop the connection too.
  */
 #include "store.h"
+
+#include "sentinel.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -75,6 +84,9 @@ struct store {
     int timeout_ms;
     char ttl[24];                  /* cfg->ttl as text, for EXPIRE */
     char where[RS_WHERE_MAX];      /* "host:port" or "unix:/path" */
+    int sentinel_next;             /* sentinel to ask first (sentinel mode) */
+    char master_host[REDIS_HOST_MAX]; /* sentinel mode: the master now */
+    int master_port;
     char sha[RS_SHA_LEN + 1];      /* from SCRIPT LOAD at connect */
     char errstr[RS_ERR_MAX];
 };
@@ -128,8 +140,9 @@ static int rs_fail_io(struct store *st, const redisContext *c)
 static int rs_handshake(struct store *st)
 {
     const struct redis_url *u = &st->url;
-    const char *what[3];
+    const char *what[4];
     int n = 0;
+    int role_at = -1;
 
     if (u->password[0] != '\0' && u->user[0] != '\0')
         redisAppendCommand(st->ctx, "AUTH %s %s", u->user, u->password);
@@ -139,6 +152,10 @@ static int rs_handshake(struct store *st)
         what[n++] = "AUTH";
     if (u->db != 0 && redisAppendCommand(st->ctx, "SELECT %d", u->db) == REDIS_OK)
         what[n++] = "SELECT";
+    if (u->sentinel_n > 0 && redisAppendCommand(st->ctx, "ROLE") == REDIS_OK) {
+        role_at = n;
+        what[n++] = "ROLE";
+    }
     redisAppendCommand(st->ctx, "SCRIPT LOAD %s", rs_script_body);
     what[n++] = "SCRIPT LOAD";
     for (int i = 0; i < n; i++) {
@@ -149,7 +166,12 @@ static int rs_handshake(struct store *st)
         bool last = i == n - 1;
         bool ok = last ? r->type == REDIS_REPLY_STRING && r->len == RS_SHA_LEN
                        : r->type == REDIS_REPLY_STATUS;
-        if (ok && last)
+        if (i == role_at) {
+            char why[128];
+            ok = sentinel_check_role(r, why, sizeof why) == 0;
+            if (!ok)
+                rs_fail(st, "%s", why);
+        } else if (ok && last)
             memcpy(st->sha, r->str, RS_SHA_LEN); /* sha[40] stays '\0' */
         else if (!ok)
             rs_fail(st, "%s failed: %s", what[i],
@@ -163,16 +185,40 @@ static int rs_handshake(struct store *st)
     return 0;
 }
 
+/*
+ * Sentinel mode: asks the sentinels where the master is and names it in
+ * st->where. 0, or -1 with the error set.
+ */
+static int rs_discover(struct store *st)
+{
+    char why[RS_ERR_MAX - 64];
+    if (sentinel_master_addr(&st->url, st->timeout_ms, &st->sentinel_next,
+                             st->master_host, sizeof st->master_host,
+                             &st->master_port, why, sizeof why) != 0) {
+        snprintf(st->where, sizeof st->where, "sentinel/%.64s", st->url.master_name);
+        return rs_fail(st, "%s", why);
+    }
+    bool v6 = strchr(st->master_host, ':') != NULL;
+    snprintf(st->where, sizeof st->where, "%s%.*s%s:%d", v6 ? "[" : "",
+             REDIS_HOST_MAX, st->master_host, v6 ? "]" : "", st->master_port);
+    return 0;
+}
+
 /* Connects when not connected. 0, or -1 with the error set. */
 static int rs_connect(struct store *st)
 {
     struct timeval tv = { st->timeout_ms / 1000, (st->timeout_ms % 1000) * 1000 };
     redisContext *c;
 
-    if (st->url.kind == REDIS_URL_UNIX)
+    if (st->url.sentinel_n > 0) {
+        if (rs_discover(st) != 0)
+            return -1;
+        c = redisConnectWithTimeout(st->master_host, st->master_port, tv);
+    } else if (st->url.kind == REDIS_URL_UNIX) {
         c = redisConnectUnixWithTimeout(st->url.path, tv);
-    else
+    } else {
         c = redisConnectWithTimeout(st->url.host, st->url.port, tv);
+    }
     st->ctx = c;
     if (c == NULL || c->err)
         return rs_fail_io(st, c);
@@ -200,9 +246,21 @@ static int rs_ready(struct store *st)
 }
 
 /*
+ * True for error replies that mean "this node cannot serve us now" rather
+ * than "this command failed": the connection is dropped so the next
+ * operation reconnects (and, with Sentinel, asks where the master went).
+ */
+static bool rs_node_unusable(const redisReply *r)
+{
+    return strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "LOADING", 7) == 0 ||
+           strncmp(r->str, "MASTERDOWN", 10) == 0;
+}
+
+/*
  * Sends one command and returns its reply (caller frees), or NULL with the
  * error set. An error reply becomes a failure but keeps the connection (the
- * protocol is still in step); only NOSCRIPT is returned, for rs_script.
+ * protocol is still in step) unless the node is unusable (rs_node_unusable);
+ * only NOSCRIPT is returned, for rs_script.
  */
 static redisReply *rs_command(struct store *st, int argc, const char **argv,
                               const size_t *lens)
@@ -214,6 +272,8 @@ static redisReply *rs_command(struct store *st, int argc, const char **argv,
         rs_fail_io(st, st->ctx);
     } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) != 0) {
         rs_fail(st, "%s: %s", argv[0], r->str);
+        if (rs_node_unusable(r))
+            rs_drop(st);
         freeReplyObject(r);
         r = NULL;
     }
@@ -247,6 +307,8 @@ static redisReply *rs_script(struct store *st, const char *key, int n,
         r = rs_command(st, 4 + n, argv, argl);
         if (r != NULL && r->type == REDIS_REPLY_ERROR) {
             rs_fail(st, "EVAL: %s", r->str);
+            if (rs_node_unusable(r))
+                rs_drop(st);
             freeReplyObject(r);
             r = NULL;
         }
@@ -467,7 +529,10 @@ static struct store *rs_open(const struct config *cfg)
     st->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 1;
     snprintf(st->ttl, sizeof st->ttl, "%ld", cfg->ttl);
     bool v6 = strchr(st->url.host, ':') != NULL;
-    if (st->url.kind == REDIS_URL_UNIX)
+    st->sentinel_next = 0;
+    if (st->url.sentinel_n > 0)
+        snprintf(st->where, sizeof st->where, "sentinel/%.64s", st->url.master_name);
+    else if (st->url.kind == REDIS_URL_UNIX)
         snprintf(st->where, sizeof st->where, "unix:%.*s", REDIS_HOST_MAX, st->url.path);
     else
         snprintf(st->where, sizeof st->where, "%s%.*s%s:%d", v6 ? "[" : "",

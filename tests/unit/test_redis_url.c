@@ -140,7 +140,8 @@ Test(redis_url, unix_errors)
 
 Test(redis_url, bad_scheme)
 {
-    bad("http://localhost:6379", "unsupported scheme 'http' (use redis:// or unix:)");
+    bad("http://localhost:6379",
+        "unsupported scheme 'http' (use redis://, redis-sentinel:// or unix:)");
     bad("rediss://h", "TLS");
     bad("redis:h", "must start with redis://");
     bad("localhost:6379", "missing scheme");
@@ -195,10 +196,73 @@ Test(redis_url, overlong_fields)
     bad(text, "longer than 1023 bytes");
 }
 
-Test(redis_url, sentinel_rejected)
+Test(redis_url, plain_urls_have_no_sentinels)
 {
-    bad("redis-sentinel://s1:26379,s2:26379/mymaster",
-        "redis-sentinel:// is not supported yet");
+    ok("redis://h:1/2");
+    cr_assert_eq(u.sentinel_n, 0);
+    ok("unix:/tmp/r.sock");
+    cr_assert_eq(u.sentinel_n, 0);
+}
+
+Test(redis_url, sentinel_list_master_db)
+{
+    ok("redis-sentinel://s1:26380,10.0.0.2,[::1]:26381/mymaster/3");
+    cr_assert_eq(u.kind, REDIS_URL_TCP);
+    cr_assert_eq(u.sentinel_n, 3);
+    cr_assert_str_eq(u.sentinels[0].host, "s1");
+    cr_assert_eq(u.sentinels[0].port, 26380);
+    cr_assert_str_eq(u.sentinels[1].host, "10.0.0.2");
+    cr_assert_eq(u.sentinels[1].port, 26379, "sentinel port defaults to 26379");
+    cr_assert_str_eq(u.sentinels[2].host, "::1");
+    cr_assert_eq(u.sentinels[2].port, 26381);
+    cr_assert_str_eq(u.master_name, "mymaster");
+    cr_assert_eq(u.db, 3);
+    /* host/port mirror the first sentinel */
+    cr_assert_str_eq(u.host, "s1");
+    cr_assert_eq(u.port, 26380);
+    cr_assert_str_eq(u.password, "");
+}
+
+Test(redis_url, sentinel_single_with_credentials)
+{
+    ok("REDIS-SENTINEL://app:p%40ss@127.0.0.1:26379/sessions.main-1");
+    cr_assert_eq(u.sentinel_n, 1);
+    cr_assert_str_eq(u.user, "app");
+    cr_assert_str_eq(u.password, "p@ss");
+    cr_assert_str_eq(u.master_name, "sessions.main-1");
+    cr_assert_eq(u.db, 0);
+    ok("redis-sentinel://h/m/");
+    cr_assert_eq(u.db, 0);
+    cr_assert_eq(u.sentinels[0].port, 26379);
+}
+
+Test(redis_url, sentinel_max_count)
+{
+    ok("redis-sentinel://a,b,c,d,e,f,g,h/m");
+    cr_assert_eq(u.sentinel_n, REDIS_SENTINELS_MAX);
+    cr_assert_str_eq(u.sentinels[7].host, "h");
+    bad("redis-sentinel://a,b,c,d,e,f,g,h,i/m", "at most 8 sentinels");
+}
+
+Test(redis_url, sentinel_errors)
+{
+    bad("redis-sentinel://", "sentinel host is missing");
+    bad("redis-sentinel://h", "master name is missing");
+    bad("redis-sentinel://h/", "master name is missing");
+    bad("redis-sentinel://h:1,,h:2/m", "sentinel host is missing");
+    bad("redis-sentinel://h:1,/m", "sentinel host is missing");
+    bad("redis-sentinel://,h/m", "sentinel host is missing");
+    bad("redis-sentinel://h:0/m", "port must be 1-65535");
+    bad("redis-sentinel://h:1,x y:2/m", "host may contain only");
+    bad("redis-sentinel://h/m*", "master name may contain only");
+    bad("redis-sentinel://h/m\r\nSHUTDOWN", "master name may contain only");
+    bad("redis-sentinel://h/m/x", "db must be a non-negative integer");
+    bad("redis-sentinel://h/m/1/2", "db must be a non-negative integer");
+    bad("redis-sentinel://user@h/m", "user:password@");
+    char text[512] = "redis-sentinel://h/";
+    memset(text + 19, 'm', 128);
+    text[19 + 128] = '\0';
+    bad(text, "master name is longer than 127 bytes");
 }
 
 Test(redis_url, tiny_error_buffer)
