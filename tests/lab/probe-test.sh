@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sessionlab-probe against a real local stack (stack.sh): exit statuses 0, 1
 # and 2, the JSON report's fields, cookie-jar handling behind cookie affinity.
-#   tests/lab/probe-test.sh [PROBE]   (default build/tools/probe/sessionlab-probe)
+#   tests/lab/probe-test.sh [PROBE]   (default build/tools/sessionlab-probe)
 # Needs a build (meson compile -C build), nginx, redis-server, jq.
 set -euo pipefail
 
@@ -11,7 +11,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../scripts/lib/stack.sh
 . "$root/scripts/lib/stack.sh"
 
-probe=${1:-$root/build/tools/probe/sessionlab-probe}
+probe=${1:-$root/build/tools/sessionlab-probe}
 [[ -x $probe ]] || sl_die "no probe at $probe (meson compile -C build)"
 port=$(sl_free_port 18280 18379) || sl_die "no free port"
 STACK_LOGS=file
