@@ -82,7 +82,9 @@ function rssKb(pid) {
 
 /**
  * Sends raw bytes on a fresh connection to 127.0.0.1:port and resolves with
- * everything the server sent until it closed (or until `ms`).
+ * everything the server sent until it closed (or until `ms`). The write side
+ * stays open: nginx takes a half-close as the client going away (499), so
+ * send `Connection: close` to have the server end the exchange.
  */
 function rawRequest(port, bytes, ms = 10000) {
   return new Promise((resolve, reject) => {
@@ -92,7 +94,7 @@ function rawRequest(port, bytes, ms = 10000) {
     sock.on('data', (c) => chunks.push(c));
     sock.on('error', (e) => { clearTimeout(t); if (chunks.length) resolve(Buffer.concat(chunks).toString('latin1')); else reject(e); });
     sock.on('close', () => { clearTimeout(t); resolve(Buffer.concat(chunks).toString('latin1')); });
-    sock.on('connect', () => sock.end(bytes));
+    sock.on('connect', () => sock.write(bytes));
   });
 }
 
