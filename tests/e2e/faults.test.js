@@ -1,0 +1,376 @@
+'use strict';
+// Faults injected under load: Redis killed and restarted, Redis stalled by
+// DEBUG SLEEP, Redis restarted with AOF, an app replica kill -9'd behind
+// nginx, an upstream that drops requests (GET retried, POST not), and
+// SIGTERM during load. Figures are printed as "# ..." lines.
+//
+// Timing bounds are the issue's own (recovery < 1 s after Redis returns,
+// requests end at SESSIONLAB_REDIS_TIMEOUT_MS): the expected values are a
+// few ms and ~1 timeout, so the limits below leave >10x headroom for a busy
+// 2-core machine without letting a pile-up (seconds) pass.
+
+const { test, describe, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const { startApp, startNginx, makeLogDir, sleep } = require('./lib/stack');
+const { request, form } = require('./lib/http');
+const { redisCli, startRedisWith, runLoad, waitFor, apiView } = require('./lib/faults');
+
+const FORM = 'application/x-www-form-urlencoded';
+const RECOVERY_LIMIT_MS = 1000; // issue: automatic recovery < 1 s after Redis returns
+const TIMEOUT_MS = 300; // SESSIONLAB_REDIS_TIMEOUT_MS for the slow-Redis test
+const TIMEOUT_SLACK_MS = 1200; // scheduling slack on top of one timeout
+
+/** Redis (optional extra args) + N apps + nginx; everything stopped by stop(). */
+async function rig(label, { replicas = 1, redisArgs = [], appEnv = {}, redisDir } = {}) {
+  const logDir = makeLogDir(label);
+  const r = { logDir, apps: [], procs: [] };
+  r.redis = await startRedisWith({ logDir, args: redisArgs, dir: redisDir });
+  r.prefix = `e2e:${crypto.randomBytes(4).toString('hex')}:`;
+  for (let i = 1; i <= replicas; i++) {
+    r.apps.push(await startApp({ store: 'redis', redisPort: r.redis.port, logDir, instance: `app-${i}`,
+      name: `app-${i}`, env: { SESSIONLAB_REDIS_PREFIX: r.prefix, ...appEnv } }));
+  }
+  r.nginx = await startNginx({ servers: r.apps.map((a) => `127.0.0.1:${a.port}`), logDir });
+  r.port = r.nginx.port;
+  r.origin = `http://127.0.0.1:${r.port}`;
+  r.stop = async () => Promise.all([r.nginx, ...r.apps, r.redis, ...r.procs].filter(Boolean).map((p) => p.stop()));
+  await waitFor(async () => (await request(r.port, 'GET', '/readyz')).status === 200, { what: 'readyz' });
+  return r;
+}
+
+async function sessions(port, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const r = await apiView(port, '');
+    assert.equal(r.status, 200, r.body);
+    out.push(`SESSION=${r.json.session_id}`);
+  }
+  return out;
+}
+
+describe('redis killed mid-load', () => {
+  let r;
+  before(async () => { r = await rig('fault-redis-kill', { replicas: 2 }); });
+  after(async () => { if (r) await r.stop(); });
+
+  test('503 while down, no crash, served again < 1 s after redis returns', async () => {
+    const cookies = await sessions(r.port, 8);
+    const pids = r.apps.map((a) => a.pid);
+    let stop = false;
+    const log = []; // [end time, status]
+    const load = runLoad({
+      clients: 8, until: () => stop, pauseMs: 5,
+      step: async (c, i, agent) => {
+        const v = await apiView(r.port, cookies[c], { agent });
+        log.push([Date.now(), v.status]);
+        return v;
+      },
+    });
+    await sleep(400);
+    const port = r.redis.port;
+    const tKill = Date.now();
+    await r.redis.kill9();
+    await sleep(1500);
+    const tRestart = Date.now();
+    r.redis = await startRedisWith({ port, logDir: r.logDir, name: 'redis-2' });
+    const tBack = Date.now(); // accepting connections by now (polled every 50 ms)
+    await waitFor(() => log.some(([t, st]) => t > tRestart && st === 200), { ms: 10000, what: 'a 200 after redis returned' })
+      .catch(() => {});
+    await sleep(500);
+    stop = true;
+    const res = await load;
+
+    const firstOk = log.filter(([t, st]) => t > tRestart && st === 200).map(([t]) => t)[0];
+    const recovery = Math.max(0, firstOk - tBack);
+    const down = log.filter(([t]) => t > tKill + 50 && t < tRestart);
+    console.log(`# redis kill -9: ${res.sent} requests, statuses ${JSON.stringify([...res.statuses])}, `
+      + `${down.length} answered while down; first 200 ${firstOk - tRestart} ms after redis-server was started, `
+      + `${recovery} ms after it was seen accepting`);
+    assert.deepEqual(res.errors, [], 'every request got an HTTP answer');
+    for (const st of res.statuses.keys()) assert.ok(st === 200 || st === 503, `status ${st}`);
+    assert.ok(down.length > 0 && down.every(([, st]) => st === 503), 'while down: 503');
+    assert.ok(recovery >= 0 && recovery < RECOVERY_LIMIT_MS, `recovery ${recovery} ms < ${RECOVERY_LIMIT_MS} ms`);
+    assert.deepEqual(r.apps.map((a) => a.pid), pids);
+    assert.ok(r.apps.every((a) => a.alive), 'no app crashed');
+    assert.equal((await request(r.port, 'GET', '/readyz')).status, 200);
+  });
+});
+
+describe('redis slow (DEBUG SLEEP)', () => {
+  let r;
+  before(async () => {
+    r = await rig('fault-redis-slow', { redisArgs: ['--enable-debug-command', 'local'],
+      appEnv: { SESSIONLAB_REDIS_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  });
+  after(async () => { if (r) await r.stop(); });
+
+  test(`requests end at the ${TIMEOUT_MS} ms timeout with 503 instead of piling up`, async () => {
+    const cookies = await sessions(r.port, 16);
+    const SLEEP_S = 3;
+    const sleeping = redisCli(r.redis.port, 'DEBUG', 'SLEEP', String(SLEEP_S));
+    await sleep(100);
+    const tStart = Date.now();
+    const lat = [];
+    const res = await runLoad({
+      clients: 16, until: () => Date.now() - tStart > (SLEEP_S - 1) * 1000,
+      step: async (c, i, agent) => {
+        const t0 = Date.now();
+        const v = await apiView(r.port, cookies[c], { agent });
+        lat.push([Date.now() - t0, v.status, t0 - tStart]);
+        return v;
+      },
+    });
+    await sleeping;
+    const during = lat.filter(([, , t]) => t < (SLEEP_S - 1) * 1000 - 2 * TIMEOUT_MS);
+    const max = Math.max(...during.map(([ms]) => ms));
+    const min = Math.min(...during.map(([ms]) => ms));
+    console.log(`# redis DEBUG SLEEP ${SLEEP_S}s, timeout ${TIMEOUT_MS} ms: ${during.length} requests during the stall, `
+      + `latency ${min}-${max} ms, statuses ${JSON.stringify([...res.statuses])}`);
+    assert.deepEqual(res.errors, []);
+    assert.ok(during.length >= 16, 'each client was answered at least once during the stall');
+    assert.ok(during.every(([, st]) => st === 503), 'all 503 while Redis stalls');
+    assert.ok(min >= TIMEOUT_MS * 0.9, `no answer before the timeout (${min} ms)`);
+    assert.ok(max <= TIMEOUT_MS + TIMEOUT_SLACK_MS, `every answer by the timeout + slack (${max} ms)`);
+    await waitFor(async () => (await apiView(r.port, cookies[0])).status === 200, { ms: 5000, what: 'served after the stall' });
+  });
+});
+
+describe('redis restarted with AOF', () => {
+  let r;
+  let dir;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sl-aof-'));
+    r = await rig('fault-redis-aof', { redisDir: dir, redisArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+  });
+  after(async () => { if (r) await r.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  for (const how of ['SIGTERM', 'SIGKILL']) {
+    test(`sessions, counts and values survive a ${how} restart`, async () => {
+      const cookies = await sessions(r.port, 10);
+      const counts = [];
+      for (let i = 0; i < cookies.length; i++) {
+        for (let k = 0; k < i; k++) await apiView(r.port, cookies[i]);
+        const p = await request(r.port, 'POST', '/setSession', {
+          body: form({ value: `v${i}` }), headers: { Cookie: cookies[i], 'Content-Type': FORM, Origin: r.origin },
+        });
+        assert.equal(p.status, 303);
+        counts.push(i + 1);
+      }
+      const port = r.redis.port;
+      if (how === 'SIGKILL') await r.redis.kill9(); else await r.redis.stop();
+      assert.equal((await apiView(r.port, cookies[0])).status, 503);
+      r.redis = await startRedisWith({ port, dir, logDir: r.logDir, name: `redis-${how}`,
+        args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+      await waitFor(async () => (await request(r.port, 'GET', '/readyz')).status === 200, { what: 'readyz' });
+      for (let i = 0; i < cookies.length; i++) {
+        const v = await apiView(r.port, cookies[i]);
+        assert.equal(v.status, 200);
+        assert.equal(v.json.new, false, `session ${i} kept`);
+        assert.equal(v.json.access_count, counts[i] + 1, `session ${i} count`);
+        assert.equal(v.json.value, `v${i}`);
+      }
+      console.log(`# redis AOF ${how} restart: ${cookies.length} sessions kept with exact counts and values`);
+    });
+  }
+});
+
+describe('app replica kill -9 under load (3 replicas + redis)', () => {
+  let r;
+  before(async () => { r = await rig('fault-app-kill', { replicas: 3 }); });
+  after(async () => { if (r) await r.stop(); });
+
+  test('no session lost, no failed GET; POSTs answered or 502, never run twice', async () => {
+    const N = 12;
+    const cookies = await sessions(r.port, N);
+    const ok = new Array(N).fill(1); // 200s per session (the creating view included)
+    const postOk = new Array(N).fill(0);
+    const postVals = new Map(); // value -> status
+    let stop = false;
+    let seq = 0;
+    const gets = runLoad({
+      clients: N, until: () => stop,
+      step: async (c, i, agent) => {
+        const v = await apiView(r.port, cookies[c], { agent, timeout: 20000 });
+        if (v.status === 200) { ok[c]++; assert.equal(v.json.new, false, 'session lost'); }
+        return v;
+      },
+    });
+    const posts = runLoad({
+      clients: 4, until: () => stop, pauseMs: 10,
+      step: async (c, i, agent) => {
+        const value = `p${seq++}`;
+        const p = await request(r.port, 'POST', '/setSession', {
+          agent, timeout: 20000, body: form({ value }),
+          headers: { Cookie: cookies[c], 'Content-Type': FORM, Origin: r.origin },
+        });
+        postVals.set(value, p.status);
+        if (p.status === 303) postOk[c]++;
+        return p;
+      },
+    });
+    await sleep(700);
+    const victim = r.apps[1];
+    process.kill(victim.pid, 'SIGKILL');
+    await victim.exited;
+    await sleep(1500);
+    stop = true;
+    const [g, p] = await Promise.all([gets, posts]);
+    console.log(`# app kill -9: GETs ${JSON.stringify([...g.statuses])} errors ${g.errors.length}; `
+      + `POSTs ${JSON.stringify([...p.statuses])} errors ${p.errors.length}`);
+    assert.deepEqual(g.errors, []);
+    assert.deepEqual([...g.statuses.keys()], [200], 'every GET answered 200');
+    assert.deepEqual(p.errors, []);
+    for (const st of p.statuses.keys()) assert.ok(st === 303 || st === 502, `POST status ${st}`);
+
+    // nginx's log: a POST never went to a second upstream; GETs may have.
+    const access = fs.readFileSync(path.join(r.logDir, 'nginx.log'), 'utf8').split('\n');
+    const retried = (m) => access.filter((l) => l.includes(`"${m} `) && /upstream=[^ ]+, /.test(l));
+    console.log(`# nginx retried ${retried('GET').length} GETs on the next replica, ${retried('POST').length} POSTs`);
+    assert.equal(retried('POST').length, 0, 'POSTs are not retried');
+
+    for (let c = 0; c < N; c++) {
+      const v = await apiView(r.port, cookies[c]);
+      assert.equal(v.status, 200);
+      assert.equal(v.json.new, false, `session ${c} survived`);
+      // Every 200 counted; a GET retried after the dead replica had already
+      // counted it may count once more.
+      assert.ok(v.json.access_count >= ok[c] + 1, `session ${c}: count ${v.json.access_count} >= views ${ok[c] + 1}`);
+      assert.ok(v.json.access_count <= ok[c] + 1 + retried('GET').length, `session ${c}: no phantom views`);
+    }
+  });
+});
+
+describe('nginx retries GET on the next upstream, never POST', () => {
+  // A FastCGI "upstream" that reads the request and resets the connection:
+  // deterministic "the replica died mid-request".
+  let r;
+  let dropper;
+  let dropped;
+  let nginx;
+  before(async () => {
+    r = await rig('fault-retry');
+    dropped = [];
+    dropper = net.createServer((sock) => {
+      sock.once('data', (d) => { dropped.push(d.toString('latin1')); sock.resetAndDestroy(); });
+      sock.on('error', () => {});
+    });
+    await new Promise((res) => dropper.listen(0, '127.0.0.1', res));
+  });
+  after(async () => {
+    if (nginx) await nginx.stop();
+    if (dropper) dropper.close();
+    if (r) await r.stop();
+  });
+
+  async function nginxDropperFirst() {
+    if (nginx) await nginx.stop();
+    nginx = await startNginx({ servers: [`127.0.0.1:${dropper.address().port}`, `127.0.0.1:${r.apps[0].port}`], logDir: r.logDir });
+    dropped.length = 0;
+    return nginx.port;
+  }
+
+  test('a GET that hits a dying upstream is answered by the next one', async () => {
+    for (let k = 0; k < 3; k++) {
+      const port = await nginxDropperFirst();
+      for (let i = 0; i < 4; i++) {
+        const v = await apiView(port, '');
+        assert.equal(v.status, 200);
+      }
+      if (dropped.length) return;
+    }
+    assert.fail('the dropping upstream never got a GET');
+  });
+
+  test('a POST that hits a dying upstream is 502, not sent again', async () => {
+    const [cookie] = await sessions(r.port, 1);
+    for (let k = 0; k < 3; k++) {
+      const port = await nginxDropperFirst();
+      const st = [];
+      for (let i = 0; i < 4; i++) {
+        const p = await request(port, 'POST', '/setSession', {
+          body: form({ value: `try${k}-${i}` }),
+          headers: { Cookie: cookie, 'Content-Type': FORM, Origin: `http://127.0.0.1:${port}` },
+        });
+        st.push(p.status);
+        if (p.status === 502) {
+          const v = await apiView(r.port, cookie);
+          assert.notEqual(v.json.value, `try${k}-${i}`, 'the failed POST did not reach the app');
+          assert.equal(dropped.length, 1, 'the dropping upstream got it once');
+          return;
+        }
+      }
+    }
+    assert.fail('the dropping upstream never got a POST');
+  });
+});
+
+describe('SIGTERM during load', () => {
+  test('an in-flight request finishes; the app exits 0', async () => {
+    const r = await rig('fault-sigterm-inflight', {
+      redisArgs: ['--enable-debug-command', 'local'], appEnv: { SESSIONLAB_REDIS_TIMEOUT_MS: '5000' } });
+    try {
+      const [cookie] = await sessions(r.port, 1);
+      const sleeping = redisCli(r.redis.port, 'DEBUG', 'SLEEP', '1');
+      await sleep(100);
+      const inflight = apiView(r.port, cookie, { timeout: 15000 });
+      await sleep(300);
+      const app = r.apps[0];
+      process.kill(app.pid, 'SIGTERM');
+      const v = await inflight;
+      await sleeping;
+      const { code, signal } = await app.exited;
+      console.log(`# SIGTERM with a request in flight: answered ${v.status}, app exit ${code}/${signal}`);
+      assert.equal(v.status, 200, 'the in-flight request was answered');
+      assert.equal(v.json.access_count, 2);
+      assert.equal(code, 0, 'exit status 0');
+      assert.match(app.log(), /SIGTERM received/);
+      assert.match(app.log(), /stopped/);
+    } finally { await r.stop(); }
+  });
+
+  test('SIGTERM one of 3 replicas under load: no request fails', async () => {
+    const r = await rig('fault-sigterm-load', { replicas: 3 });
+    try {
+      const N = 12;
+      const cookies = await sessions(r.port, N);
+      const ok = new Array(N).fill(1);
+      let stop = false;
+      const gets = runLoad({
+        clients: N, until: () => stop,
+        step: async (c, i, agent) => {
+          const v = await apiView(r.port, cookies[c], { agent });
+          if (v.status === 200) ok[c]++;
+          return v;
+        },
+      });
+      const posts = runLoad({
+        clients: 4, until: () => stop, pauseMs: 5,
+        step: (c, i, agent) => request(r.port, 'POST', '/setSession', {
+          agent, body: form({ value: `v${i}` }), headers: { Cookie: cookies[c], 'Content-Type': FORM, Origin: r.origin },
+        }),
+      });
+      await sleep(700);
+      const victim = r.apps[0];
+      process.kill(victim.pid, 'SIGTERM');
+      const { code } = await victim.exited;
+      await sleep(700);
+      stop = true;
+      const [g, p] = await Promise.all([gets, posts]);
+      console.log(`# SIGTERM under load: app exit ${code}; GETs ${JSON.stringify([...g.statuses])}, `
+        + `POSTs ${JSON.stringify([...p.statuses])}, errors ${g.errors.length + p.errors.length}`);
+      assert.equal(code, 0);
+      assert.deepEqual(g.errors, []);
+      assert.deepEqual(p.errors, []);
+      assert.deepEqual([...g.statuses.keys()], [200], 'every GET answered 200');
+      assert.deepEqual([...p.statuses.keys()], [303], 'every POST answered 303');
+      for (let c = 0; c < N; c++) {
+        const v = await apiView(r.port, cookies[c]);
+        assert.equal(v.json.access_count, ok[c] + 1, `session ${c}: every view counted once`);
+      }
+    } finally { await r.stop(); }
+  });
+});
