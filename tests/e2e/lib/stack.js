@@ -16,7 +16,13 @@ const { request } = require('./http');
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const APP = process.env.SESSIONLAB_APP || path.join(ROOT, 'build', 'fcgi-app', 'sessionlab-app');
 const RENDER = path.join(ROOT, 'scripts', 'lib', 'render-nginx-conf');
-const LOG_ROOT = path.join(ROOT, 'tests', 'out', 'e2e');
+// Logs go under tests/out/e2e unless SESSIONLAB_E2E_OUT names another
+// directory (the tests/full runners keep theirs apart to scan them).
+const LOG_ROOT = process.env.SESSIONLAB_E2E_OUT ? path.resolve(process.env.SESSIONLAB_E2E_OUT)
+  : path.join(ROOT, 'tests', 'out', 'e2e');
+// How long stop() waits after SIGTERM before SIGKILL (valgrind needs longer
+// to write its leak report): SESSIONLAB_E2E_STOP_MS, default 5000.
+const STOP_MS = Number(process.env.SESSIONLAB_E2E_STOP_MS || 5000);
 
 const live = new Set(); // every child still running, for the exit handler
 process.on('exit', () => {
@@ -91,7 +97,7 @@ class Proc {
     throw new Error(`${this.name} did not listen on 127.0.0.1:${port} within ${ms} ms:\n${this.log().slice(-2000)}`);
   }
 
-  async stop(ms = 5000) {
+  async stop(ms = STOP_MS) {
     if (!this.alive) return;
     try { process.kill(this.pid, 'SIGTERM'); } catch { /* gone */ }
     const t = setTimeout(() => { try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
