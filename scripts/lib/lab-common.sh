@@ -185,6 +185,7 @@ lab_row() {
     rm -rf "$LAB_ROW_DIR"
     mkdir -p "$LAB_ROW_DIR"
     [[ -n $event ]] && n=$(( LAB_N * LAB_EVENT_FACTOR ))
+    LAB_ROW_N=$n
     lab_say "step $step: $setup${event:+, $event one replica mid-run}"
     start=$(date +%s.%N)
     lab_call start "$store" "$replicas" "$affinity"

@@ -384,17 +384,18 @@ lab_netns_served() {
     echo "$sum"
 }
 
-# The live pod serving the most reads right now (largest growth over a
-# moment), so the victim has clients that are still running.
+# The live pod with the most reads still to come: for each client address
+# in its access log, the reads that source makes in all less those served.
+# (Picking the busiest pod of the moment could pick one whose client-IP
+# pinned clients were about to finish, and then nothing would be lost.)
 lab_netns_pick_victim() {
-    local i best=${LAB_NETNS_LIVE[0]} most=-1 n before=()
+    local i best=${LAB_NETNS_LIVE[0]} most=-1 left
+    local per=$(( LAB_CLIENTS_PER_SOURCE * LAB_ROW_N ))
     for i in "${LAB_NETNS_LIVE[@]}"; do
-        before[i]=$(_netns_pod_reads "$i")
-    done
-    sleep 0.2
-    for i in "${LAB_NETNS_LIVE[@]}"; do
-        n=$(( $(_netns_pod_reads "$i") - before[i] ))
-        (( n > most )) && { most=$n; best=$i; }
+        left=$(awk -v per="$per" '/"GET \/api\/session HTTP\/1.1" 200 / { n[$1]++ }
+            END { s = 0; for (ip in n) if (per > n[ip]) s += per - n[ip]; print s }' \
+            "$LAB_ROW_DIR/pod-$i.nginx.log" 2>/dev/null || echo 0)
+        (( left > most )) && { most=$left; best=$i; }
     done
     echo "pod-$best"
 }
