@@ -1,7 +1,9 @@
 # sessionlab-app: the FastCGI responder on :9000.
-# Build from the repository root (the context must reach meson.build and fcgi-app/):
-#   docker build -f docker/app.Dockerfile -t sessionlab-app:0.1.0 .
-# Only the files the build needs are copied, so BuildKit sends only those.
+# Build from the repository root, with BuildKit (DOCKER_BUILDKIT=1), which
+# reads docker/app.Dockerfile.dockerignore (no build dirs, .git, node_modules):
+#   DOCKER_BUILDKIT=1 docker build -f docker/app.Dockerfile -t sessionlab-app:0.1.0 .
+# The whole source tree is copied so that the root meson.build configures as
+# it does anywhere; only the app target is compiled.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -9,8 +11,7 @@ RUN apt-get update \
         meson ninja-build gcc libc6-dev pkg-config libfcgi-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY meson.build meson_options.txt ./
-COPY fcgi-app/ fcgi-app/
+COPY . ./
 RUN meson setup /build -Dtests=disabled \
  && meson compile -C /build fcgi-app/sessionlab-app \
  && install -D -s -m 0755 /build/fcgi-app/sessionlab-app /out/sessionlab-app
@@ -21,7 +22,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libfcgi0ldbl libhiredis0.14 libfcgi-bin \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
  && groupadd --system --gid 10001 sessionlab \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin sessionlab

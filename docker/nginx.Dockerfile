@@ -14,7 +14,7 @@
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
         /etc/nginx/sites-enabled/* /var/log/nginx/* \
  && groupadd --system --gid 10001 sessionlab \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
