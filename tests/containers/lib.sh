@@ -99,13 +99,14 @@ ct_engine_stop() {
 }
 
 # ct_iptables_clean: removes what dockerd added to iptables (jumps to its
-# DOCKER* chains, the chains, its MASQUERADE rules for 198.19.0.0/16) and
+# DOCKER* chains, the chains, rules on its bridges, its MASQUERADE rules for
+# 198.19.0.0/16) and
 # nothing else.
 ct_iptables_clean() {
     local table rule chain
     command -v iptables-save >/dev/null || return 0
     for table in filter nat; do
-        iptables-save -t "$table" | grep -E '^-A .*(-j DOCKER|198\.19\.[0-9]+\.[0-9]+/[0-9]+ .*MASQUERADE)' \
+        iptables-save -t "$table" | grep -E '^-A .*(-j DOCKER|-[io] (docker0|br-[0-9a-f]{12}) |198\.19\.[0-9]+\.[0-9]+/[0-9]+ .*MASQUERADE)' \
             | grep -Ev '^-A DOCKER' | while read -r rule; do
                 # shellcheck disable=SC2086
                 iptables -t "$table" ${rule/-A/-D} 2>/dev/null || true
