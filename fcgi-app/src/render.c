@@ -14,7 +14,7 @@ static const char page_style[] =
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}"
     "dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;"
     "overflow-wrap:anywhere}"
-    "ol{margin:0;padding-left:1.4rem}"
+    "ol{margin:0;padding-left:0;list-style-position:inside}"
     "form{margin:1.2rem 0}input[type=text]{width:18rem;padding:.3rem}"
     "button{padding:.3rem .8rem}"
     "</style>";
