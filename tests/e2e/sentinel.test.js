@@ -8,7 +8,8 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startApp, startNginx, makeLogDir, sleep } = require('./lib/stack');
+const { execFileSync } = require('node:child_process');
+const { startApp, startNginx, makeLogDir, freePort, sleep } = require('./lib/stack');
 const { request } = require('./lib/http');
 const { redisCli, startRedisWith, startSentinel, runLoad, waitFor, apiView } = require('./lib/faults');
 
@@ -27,6 +28,9 @@ describe('redis sentinel failover', () => {
   let master, replica, sentinels, nginx, logDir;
 
   before(async () => {
+    try { execFileSync('redis-sentinel', ['--version'], { stdio: 'ignore' }); } catch {
+      throw new Error('redis-sentinel is not installed: apt-get install redis-sentinel');
+    }
     logDir = makeLogDir('sentinel');
     master = await startRedisWith({ logDir, name: 'master' });
     procs.push(master);
@@ -142,5 +146,24 @@ describe('redis sentinel failover', () => {
     const role = await redisCli(replica.port, 'ROLE');
     assert.match(role, /^master/, 'the replica is the master now');
     assert.equal((await request(nginx.port, 'GET', '/readyz')).status, 200);
+  });
+});
+
+describe('redis sentinel unreachable', () => {
+  let app, nginx;
+  after(async () => { for (const p of [nginx, app]) if (p) await p.stop(); });
+
+  test('no sentinel answers: 503, the app keeps serving and says why', async () => {
+    const logDir = makeLogDir('sentinel-down');
+    const ports = [await freePort(), await freePort()];
+    const url = `redis-sentinel://${ports.map((p) => `127.0.0.1:${p}`).join(',')}/${MASTER}`;
+    app = await startApp({ store: 'redis', env: { SESSIONLAB_REDIS_URL: url }, instance: 'lonely', name: 'app', logDir });
+    nginx = await startNginx({ servers: [`127.0.0.1:${app.port}`], logDir });
+    const r = await apiView(nginx.port, '');
+    assert.equal(r.status, 503);
+    assert.equal((await request(nginx.port, 'GET', '/readyz')).status, 503);
+    assert.equal((await request(nginx.port, 'GET', '/healthz')).status, 200);
+    assert.ok(app.alive);
+    await waitFor(() => /no sentinel named a master 'slmaster'/.test(app.log()), { ms: 5000, what: 'the reason in the log' });
   });
 });
