@@ -6,6 +6,7 @@
  */
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -42,11 +43,21 @@ int main(int argc, char **argv)
         perror("sessionlab-floor: listen");
         return 1;
     }
-    pthread_t *t = calloc((size_t)n, sizeof *t);
-    for (int i = 0; t && i < n; i++)
-        pthread_create(&t[i], NULL, serve, NULL);
-    for (int i = 0; t && i < n; i++)
-        pthread_join(t[i], NULL);
-    free(t);
+    /* SIGTERM/SIGINT end the process from the main thread with exit(0),
+     * so profilers (valgrind) write their data; workers never see them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_t t;
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&t, NULL, serve, NULL) != 0) {
+            fprintf(stderr, "sessionlab-floor: cannot start thread %d\n", i);
+            return 1;
+        }
+    int sig;
+    sigwait(&set, &sig);
     return 0;
 }
