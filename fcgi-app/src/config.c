@@ -218,7 +218,7 @@ static int set_instance(struct config *cfg, const char *val, char *why, size_t l
 static const struct setting settings[] = {
     {"SESSIONLAB_LISTEN", "listen", "FastCGI socket: HOST:PORT, :PORT or unix:/path [127.0.0.1:9000]", set_listen},
     {"SESSIONLAB_STORE", "store", "session store: memory or redis [memory]", set_store},
-    {"SESSIONLAB_REDIS_URL", "redis-url", "redis://[[user]:password@]host[:port][/db] or unix:/path[?db=N] [redis://127.0.0.1:6379/0]", set_redis_url},
+    {"SESSIONLAB_REDIS_URL", "redis-url", "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or redis-sentinel://host[:port][,host[:port]...]/master[/db] [redis://127.0.0.1:6379/0]", set_redis_url},
     {"SESSIONLAB_REDIS_TIMEOUT_MS", "redis-timeout-ms", "Redis connect and command timeout, ms [200]", set_redis_timeout},
     {"SESSIONLAB_REDIS_PREFIX", "redis-prefix", "Redis key prefix [sessionlab:session:]", set_redis_prefix},
     {"SESSIONLAB_TTL", "ttl", "idle timeout in seconds, sliding [1800]", set_ttl},
@@ -346,14 +346,28 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
     return r == 1 ? CONFIG_EXIT_OK : CONFIG_OK;
 }
 
+/* "host:port", "unix:/path" or "sentinel:master@h1:p1,h2:p2". */
+static void describe_redis(const struct redis_url *r, char *buf, size_t len)
+{
+    if (r->kind == REDIS_URL_UNIX) {
+        snprintf(buf, len, "unix:%s", r->path);
+        return;
+    }
+    if (r->sentinel_n == 0) {
+        snprintf(buf, len, "%s:%d", r->host, r->port);
+        return;
+    }
+    size_t n = (size_t)snprintf(buf, len, "sentinel:%s@", r->master_name);
+    for (int i = 0; i < r->sentinel_n && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s:%d", i ? "," : "",
+                              r->sentinels[i].host, r->sentinels[i].port);
+}
+
 void config_describe(const struct config *cfg, char *buf, size_t len)
 {
     const struct redis_url *r = &cfg->redis;
-    char where[REDIS_HOST_MAX + 16];
-    if (r->kind == REDIS_URL_UNIX)
-        snprintf(where, sizeof where, "unix:%s", r->path);
-    else
-        snprintf(where, sizeof where, "%s:%d", r->host, r->port);
+    char where[1024];
+    describe_redis(r, where, sizeof where);
     snprintf(buf, len,
              "listen=%s store=%s workers=%d ttl=%lds cookie=%s secure=%s instance=%s "
              "max_sessions=%ld redis=%s db=%d auth=%s prefix=%s timeout=%dms",

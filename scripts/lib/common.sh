@@ -6,7 +6,7 @@ SL_ROOT=${SL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # The Debian packages every entry point needs (build, run, test).
 SL_PACKAGES=(nginx redis-server meson ninja-build pkg-config gcc libfcgi-dev
              libhiredis-dev libcriterion-dev libcurl4-openssl-dev libjson-c-dev
-             curl jq iproute2 iptables)
+             curl jq iproute2 iptables redis-sentinel valgrind)
 
 sl_say() { printf '==> %s\n' "$*" >&2; }
 sl_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
