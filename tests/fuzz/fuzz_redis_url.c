@@ -12,6 +12,21 @@ static bool terminated(const char *s, size_t cap)
     return memchr(s, '\0', cap) != NULL;
 }
 
+/* A sentinel URL: 1..REDIS_SENTINELS_MAX valid addresses and a master name. */
+static void check_sentinels(const struct redis_url *u)
+{
+    FUZZ_CHECK(u->sentinel_n >= 0 && u->sentinel_n <= REDIS_SENTINELS_MAX);
+    if (u->sentinel_n == 0)
+        return;
+    FUZZ_CHECK(u->kind == REDIS_URL_TCP);
+    FUZZ_CHECK(terminated(u->master_name, sizeof u->master_name) && u->master_name[0] != '\0');
+    for (int i = 0; i < u->sentinel_n; i++) {
+        const struct redis_endpoint *e = &u->sentinels[i];
+        FUZZ_CHECK(terminated(e->host, sizeof e->host) && e->host[0] != '\0');
+        FUZZ_CHECK(e->port >= 1 && e->port <= 65535);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -37,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             FUZZ_CHECK(out.kind == REDIS_URL_UNIX && out.path[0] == '/');
         }
+        check_sentinels(&out);
         if (err != NULL)
             FUZZ_CHECK(err[0] == '\0');
     } else {
