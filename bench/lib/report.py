@@ -80,6 +80,11 @@ def krps(v):
     return "–" if v is None else f"{v:,.0f}"
 
 
+def cpu(runs, t, w, c):
+    parts = [runs.med(t, w, c, f) for f in ("nginx_cpu_us", "app_cpu_us", "redis_cpu_us")]
+    return " / ".join("–" if v is None else f"{v:.1f}" for v in parts)
+
+
 def callgrind_costs(path):
     """Self cost (Ir) per function and per object, and the total, from a
     callgrind out file (name compression handled; call costs skipped)."""
@@ -239,8 +244,9 @@ def main():
 
     # All runs.
     p("## Every target, every concurrency (medians over rounds)\n")
-    p("| target | workload | conns | requests/s | × floor | p50 ms | p99 ms | p99 × floor | errors |")
-    p("|---|---|---|---|---|---|---|---|---|")
+    p("| target | workload | conns | requests/s | × floor | p50 ms | p99 ms | p99 × floor | errors "
+      "| CPU µs/request: nginx / app / redis |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
     order = [("static", "view"), ("floor", "view"), ("memory", "returning"), ("memory", "new"),
              ("redis", "returning"), ("redis", "new"), ("memory-w1", "returning"), ("redis-w1", "returning")]
     for cc in runs.conns:
@@ -250,9 +256,12 @@ def main():
             rps, p99 = runs.med(t, w, cc, "rps"), runs.med(t, w, cc, "p99_us")
             p(f"| {t} | {w} | {cc} | {krps(rps)} | {fx(ratio(rps, runs.floor(cc, 'rps')))} | "
               f"{ms(runs.med(t, w, cc, 'p50_us'))} | {ms(p99)} | {fx(ratio(p99, runs.floor(cc, 'p99_us')))} | "
-              f"{runs.errors(t, w, cc)} |")
+              f"{runs.errors(t, w, cc)} | {cpu(runs, t, w, cc)} |")
     p("\n`static` is nginx answering by itself, `floor` the empty libfcgi responder; errors are wrk's "
-      "connect/read/write/timeout errors plus non-2xx answers, summed over rounds.\n")
+      "connect/read/write/timeout errors plus non-2xx answers, summed over rounds. CPU µs/request: "
+      "user+system CPU time of the nginx worker, the app process (all threads) and redis-server "
+      "during the run (/proc/PID/stat, 10 ms ticks) divided by the requests wrk completed — less "
+      "sensitive to other load than requests/s.\n")
 
     # Redis commands.
     p("## Redis commands per page view\n")
