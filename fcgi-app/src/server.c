@@ -18,7 +18,9 @@
 
 #define LISTEN_BACKLOG 1024
 #define WORKER_STACK (256 * 1024)
-#define DRAIN_MS 200
+#define STOP_POLL_MS 20
+#define STOP_QUIET_MS 200      /* no request for this long: idle links may close */
+#define STOP_GRACE_MS 10000    /* close idle links after this even under load */
 
 enum worker_state { WORKER_WAITING, WORKER_BUSY };
 
@@ -27,12 +29,14 @@ struct worker {
     pthread_mutex_t lock;       /* guards state and conn_fd */
     enum worker_state state;
     int conn_fd;                /* kept-alive connection read while WAITING, or -1 */
+    int done;                   /* the thread has left its loop */
     FCGX_Request req;
     struct route_ctx *ctx;
 };
 
 static int stopping;            /* set once by the main thread */
 static int accepting;           /* workers about to accept a new connection */
+static unsigned long served;    /* requests answered, for the quiet check */
 
 static bool is_stopping(void)
 {
@@ -89,8 +93,10 @@ static void *worker_main(void *arg)
         request_parse(&rq, w->req.envp);
         routes_handle(w->ctx, &rq, w->req.in, w->req.out);
         finish_request(w);
+        __atomic_fetch_add(&served, 1, __ATOMIC_RELAXED);
     }
     FCGX_Free(&w->req, 1);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -117,17 +123,19 @@ static int worker_start(struct worker *w, int listen_fd, const struct config *cf
     pthread_mutex_init(&w->lock, NULL);
     w->conn_fd = -1;
     w->ctx = calloc(1, sizeof *w->ctx);
+    int rc = 0;
     if (!w->ctx || routes_ctx_init(w->ctx, cfg, ops) < 0 ||
-        FCGX_InitRequest(&w->req, listen_fd, 0) != 0) {
+        FCGX_InitRequest(&w->req, listen_fd, 0) != 0)
         log_error("out of memory starting a worker");
-        return -1;
-    }
-    int rc = pthread_create(&w->tid, attr, worker_main, w);
-    if (rc != 0) {
+    else if ((rc = pthread_create(&w->tid, attr, worker_main, w)) != 0)
         log_error("cannot start a worker thread: %s", strerror(rc));
-        return -1;
-    }
-    return 0;
+    else
+        return 0;
+    if (w->ctx)
+        routes_ctx_fini(w->ctx);
+    free(w->ctx);
+    pthread_mutex_destroy(&w->lock);
+    return -1;
 }
 
 /* Wakes workers idling on kept-alive connections so they can exit. */
@@ -152,13 +160,51 @@ static int wait_for_signal(void)
     return sig;
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool all_done(struct worker *ws, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!__atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE))
+            return false;
+    return true;
+}
+
+/*
+ * Waits for the workers to leave. A worker idling on a kept-alive connection
+ * leaves after serving one more request on it (answered, then closed). Its
+ * connection is closed from here only once no request came for
+ * STOP_QUIET_MS (or after STOP_GRACE_MS): closing it while nginx is writing
+ * a request into it would fail that request, and nginx cannot retry a POST.
+ */
+static void drain_workers(struct worker *ws, int n)
+{
+    long long start = mono_ms(), quiet_since = start;
+    unsigned long last = __atomic_load_n(&served, __ATOMIC_RELAXED);
+    while (!all_done(ws, n)) {
+        nanosleep(&(struct timespec){.tv_nsec = STOP_POLL_MS * 1000000L}, NULL);
+        long long now = mono_ms();
+        unsigned long cur = __atomic_load_n(&served, __ATOMIC_RELAXED);
+        if (cur != last) {
+            last = cur;
+            quiet_since = now;
+        }
+        if (now - quiet_since >= STOP_QUIET_MS || now - start >= STOP_GRACE_MS)
+            close_idle_connections(ws, n);
+    }
+}
+
 /* Stops accepting, lets requests in flight finish, joins every worker. */
 static void stop_workers(struct worker *ws, int started, int listen_fd)
 {
     __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
     shutdown(listen_fd, SHUT_RDWR);
-    nanosleep(&(struct timespec){.tv_nsec = DRAIN_MS * 1000000L}, NULL);
-    close_idle_connections(ws, started);
+    drain_workers(ws, started);
     for (int i = 0; i < started; i++) {
         pthread_join(ws[i].tid, NULL);
         routes_ctx_fini(ws[i].ctx);

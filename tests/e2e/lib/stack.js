@@ -87,7 +87,7 @@ class Proc {
     try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
   }
 
-  async waitPort(port, ms = 10000) {
+  async waitPort(port, ms = 30000) {
     const end = Date.now() + ms;
     while (Date.now() < end) {
       if (!this.alive) throw new Error(`${this.name} exited (${this.exitCode}/${this.signal}) before listening on ${port}:\n${this.log().slice(-2000)}`);
