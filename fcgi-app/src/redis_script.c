@@ -1,0 +1,110 @@
+/* The Lua script behind every Redis session operation, and its replies. */
+#include "redis_script.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The session script. KEYS[1] is the hash; ARGV[1] the operation, ARGV[2]
+ * the TTL in seconds.
+ *   touch  ARGV[3] instance, ARGV[4] SERVED_MAX: nil when the key is absent,
+ *          else count+1, instance prepended to served, the view (below).
+ *   create ARGV[3] instance, ARGV[4] SERVED_MAX: 0 when the key exists,
+ *          else count 1, served = instance, the view.
+ *   set    ARGV[3] value, ARGV[4] vtime, ARGV[5] "1" to create: 0 when the
+ *          key is absent and not created, else 1 (a new hash gets count 0).
+ * A view is {count, has_value 0/1, value or '', vtime or '0', served}: no
+ * nil in the table, since Lua would cut the array at the first hole.
+ */
+const char redis_script_body[] =
+    "local k, op, ttl = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local function view(n, inst, max)\n"
+    "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
+    "  local out = {inst}\n"
+    "  for e in string.gmatch(f[3] or '', '[^\\n]+') do\n"
+    "    if #out >= max then break end; out[#out + 1] = e\n"
+    "  end\n"
+    "  local served = table.concat(out, '\\n')\n"
+    "  redis.call('HSET', k, 'served', served)\n"
+    "  redis.call('EXPIRE', k, ttl)\n"
+    "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served}\n"
+    "end\n"
+    "local exists = redis.call('EXISTS', k) == 1\n"
+    "if op == 'touch' then\n"
+    "  if not exists then return false end\n"
+    "  return view(redis.call('HINCRBY', k, 'count', 1), ARGV[3], tonumber(ARGV[4]))\n"
+    "elseif op == 'create' then\n"
+    "  if exists then return 0 end\n"
+    "  redis.call('HSET', k, 'count', 1)\n"
+    "  return view(1, ARGV[3], tonumber(ARGV[4]))\n"
+    "elseif op == 'set' then\n"
+    "  if not exists and ARGV[5] ~= '1' then return 0 end\n"
+    "  redis.call('HSET', k, 'value', ARGV[3], 'vtime', ARGV[4])\n"
+    "  redis.call('HSETNX', k, 'count', 0)\n"
+    "  redis.call('EXPIRE', k, ttl)\n"
+    "  return 1\n"
+    "end\n"
+    "return redis.error_reply('sessionlab: unknown operation')\n";
+
+/* Parses a string reply holding a decimal integer. 0 or -1. */
+static int reply_ll(const redisReply *r, long long *out)
+{
+    char buf[32];
+    char *end;
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= sizeof buf)
+        return -1;
+    memcpy(buf, r->str, r->len);
+    buf[r->len] = '\0';
+    errno = 0;
+    *out = strtoll(buf, &end, 10);
+    return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+/*
+ * Splits served ("a\nb\n...") into out->served_by: empty entries skipped,
+ * each name cut to INSTANCE_MAX bytes, at most SERVED_MAX names kept.
+ */
+static void parse_served(const char *s, size_t len, struct session *out)
+{
+    size_t i = 0;
+    out->served_n = 0;
+    while (i < len && out->served_n < SERVED_MAX) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        size_t n = nl != NULL ? (size_t)(nl - (s + i)) : len - i;
+        if (n > 0) {
+            size_t k = n > INSTANCE_MAX ? INSTANCE_MAX : n;
+            memcpy(out->served_by[out->served_n], s + i, k);
+            out->served_by[out->served_n++][k] = '\0';
+        }
+        i += n + 1;
+    }
+}
+
+/*
+ * Fills *out from a script view {count, has_value, value, vtime, served}.
+ * Nothing in the reply is trusted: types and the element count are checked
+ * and every copy is bounded. A stored value longer than VALUE_MAX (only
+ * possible if something else wrote the hash) is truncated to VALUE_MAX so
+ * the page still renders. 0, or -1 when the reply has another shape.
+ */
+int redis_script_view(const redisReply *r, const char *id, struct session *out)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+        return -1;
+    redisReply **e = r->element;
+    if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
+        e[2]->type != REDIS_REPLY_STRING || e[4]->type != REDIS_REPLY_STRING ||
+        reply_ll(e[3], &out->value_time) != 0)
+        return -1;
+    snprintf(out->id, sizeof out->id, "%s", id);
+    out->count = e[0]->integer;
+    out->has_value = e[1]->integer != 0;
+    out->value_len = e[2]->len > VALUE_MAX ? VALUE_MAX : e[2]->len;
+    memcpy(out->value, e[2]->str, out->value_len);
+    out->value[out->value_len] = '\0';
+    parse_served(e[4]->str, e[4]->len, out);
+    return 0;
+}
+
