@@ -12,7 +12,7 @@
 #define PROBE_ERR_MAX 256     /* bytes of the first error message */
 #define PROBE_BODY_MAX 65536  /* largest response body accepted */
 #define PROBE_STORE_MAX 16    /* bytes of the store name */
-#define PROBE_RETRIES 4       /* extra tries of a request without a usable answer */
+#define PROBE_RETRIES 6       /* extra tries of a request without a usable answer */
 #define PROBE_RETRY_MS 50L    /* first pause before a retry; doubles each time */
 
 struct probe_opts {
