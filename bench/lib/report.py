@@ -236,11 +236,47 @@ def main():
           f"{'**met**' if v <= 40 * 1024 and int(sess['sessions']) >= 100000 else 'missed'} |")
     if 32 in runs.conns and 128 in runs.conns:
         for t, w in [("memory", "returning"), ("memory", "new"), ("redis", "returning"), ("redis", "new"),
-                     ("memory-w1", "returning"), ("redis-w1", "returning")]:
+                     ("memory-w1", "returning"), ("redis-w1", "returning"), ("floor", "view")]:
             r = ratio(runs.med(t, w, 128, "p99_us"), runs.med(t, w, 32, "p99_us"))
-            p(f"| {t}, {w}: p99 at 128 ÷ p99 at 32 connections | ≤ 3 | {fx(r)} | "
-              f"{'**met**' if r is not None and r <= 3 else 'missed'} |")
+            r50 = ratio(runs.med(t, w, 128, "p50_us"), runs.med(t, w, 32, "p50_us"))
+            ok = "reference" if t == "floor" else ("**met**" if r is not None and r <= 3 else "missed")
+            p(f"| {t}, {w}: p99 at 128 ÷ p99 at 32 connections | ≤ 3 | {fx(r)} (p50: {fx(r50)}) | {ok} |")
     p("")
+
+    # Why: CPU per request explains the ratios on a saturated 2-core machine.
+    def tot(t, w, cc):
+        vals = [runs.med(t, w, cc, f) for f in ("nginx_cpu_us", "app_cpu_us", "redis_cpu_us")]
+        return sum(v for v in vals if v is not None) if any(v is not None for v in vals) else None
+
+    if CONNS_REF in runs.conns and tot("floor", "view", CONNS_REF):
+        c = CONNS_REF
+        f, m, r = tot("floor", "view", c), tot("memory", "returning", c), tot("redis", "returning", c)
+        p("## Where the time goes\n")
+        p(f"- At {c} connections every target saturates the 2 CPUs that wrk, nginx, the app and "
+          f"redis-server share, so requests/s follows CPU per request. nginx + app + redis CPU per "
+          f"request: floor {fx(f, 1)} µs, memory {fx(m, 1)} µs, Redis {fx(r, 1)} µs "
+          f"(wrk's own share comes on top of each). The Redis store pays for the round trip "
+          f"on both ends: redis-server {fx(runs.med('redis', 'returning', c, 'redis_cpu_us'), 1)} µs "
+          f"per view, mostly reading and writing each request (the script itself runs in about 7 µs), "
+          f"and the app {fx(runs.med('redis', 'returning', c, 'app_cpu_us'), 1)} µs against "
+          f"{fx(runs.med('memory', 'returning', c, 'app_cpu_us'), 1)} µs with the memory store "
+          f"(hiredis, 3 more syscalls, 2 more thread wake-ups). When Redis shares the cores, 0.75 × the floor "
+          f"needs Redis and the app together to add no more than about a third of the floor's CPU. "
+          f"The gap is mostly the kernel, not user-space instructions.")
+        if 128 in runs.conns:
+            p(f"- At 128 connections the app has 64 workers. When no worker is free, a worker that finishes "
+              f"closes its FastCGI connection so that queued connections are not starved (see the "
+              f"README). Every request then pays for a new connection: nginx + app CPU per request "
+              f"goes from {fx(m, 1)} µs at {c} connections to {fx(tot('memory', 'returning', 128), 1)} µs "
+              f"at 128, close to `--workers 1` ({fx(tot('memory-w1', 'returning', 128), 1)} µs), which "
+              f"closes after every request. The floor keeps its connections and stays at "
+              f"{fx(tot('floor', 'view', 128), 1)} µs.")
+            p(f"- p99 at 128 connections against 32: at saturation, latency grows with the queue "
+              f"(Little's law, 4× the connections → about 4× the latency). The floor's own ratio is "
+              f"{fx(ratio(runs.med('floor', 'view', 128, 'p99_us'), runs.med('floor', 'view', 32, 'p99_us')))} "
+              f"(p50 {fx(ratio(runs.med('floor', 'view', 128, 'p50_us'), runs.med('floor', 'view', 32, 'p50_us')))}). "
+              f"On this machine the ≤ 3× target only holds while the 32-connection p99 is mostly noise.")
+        p("")
 
     # All runs.
     p("## Every target, every concurrency (medians over rounds)\n")

@@ -3,12 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* cookie.h has a slash-star inside a comment, which -Wcomment rejects under
- * -Werror; drop this guard once the header is fixed. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "cookie.h"
-#pragma GCC diagnostic pop
 
 /* Returns the first value of name in hdr as a fresh string, or NULL. */
 static char *first(const char *hdr, const char *name)

@@ -42,8 +42,8 @@ static const char usage_text[] =
     "  --json                 print the report as JSON\n"
     "Every request opens a new connection, so connection-level balancers\n"
     "(Kubernetes Services, NodePorts) choose anew each time. A request without an\n"
-    "HTTP answer, or answered 502/503/504, is tried again up to 4 times (after 50,\n"
-    "100, 200, 400 ms), like a person reloading; the report counts the retries.\n"
+    "HTTP answer, or answered 502/503/504, is tried again up to 6 times (after 50,\n"
+    "100, 200, 400, 800, 1600 ms), like a person reloading; the report counts the retries.\n"
     "Exit status: 0 every session continuous, 1 some were not, 2 usage or\n"
     "connection errors.\n";
 
