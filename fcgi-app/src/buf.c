@@ -40,6 +40,20 @@ void buf_putc(struct buf *b, char c)
     buf_add(b, &c, 1);
 }
 
+void buf_put_ll(struct buf *b, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[--i] = '-';
+    buf_add(b, tmp + i, sizeof tmp - i);
+}
+
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
     if (b->overflow || b->cap == 0) {

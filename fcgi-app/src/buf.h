@@ -22,6 +22,8 @@ void buf_reset(struct buf *b);
 void buf_add(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
+/* Appends v in decimal: the hot paths' printf-free "%lld". */
+void buf_put_ll(struct buf *b, long long v);
 void buf_printf(struct buf *b, const char *fmt, ...) LOG_PRINTF(2, 3);
 
 #endif

@@ -69,14 +69,25 @@ static size_t escape_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 
 /*
  * Walks s[0..n) as UTF-8: each invalid byte and each NUL becomes U+FFFD,
- * each code point esc declines is copied through unchanged.
+ * each code point esc declines is copied through unchanged. Runs of bytes
+ * that plain accepts (ASCII that esc would decline) are copied in one
+ * append instead of one per byte.
  */
-static void escape_run(struct buf *b, const char *s, size_t n, escape_fn esc)
+static void escape_run(struct buf *b, const char *s, size_t n, escape_fn esc,
+                       bool (*plain)(unsigned char))
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
 
     while (i < n) {
+        size_t j = i;
+        while (j < n && plain(u[j]))
+            j++;
+        if (j > i) {
+            buf_add(b, s + i, j - i);
+            i = j;
+            continue;
+        }
         uint32_t cp;
         size_t k = escape_utf8_next(u + i, n - i, &cp);
 
@@ -124,12 +135,24 @@ static bool escape_json_cp(struct buf *b, uint32_t cp)
     return false;
 }
 
+/* ASCII bytes each escaper copies unchanged: printable, minus its specials
+ * (HTML would pass controls too; they just take the slow path). */
+static bool html_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '&' && c != '<' && c != '>' && c != '"' && c != '\'';
+}
+
+static bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 void escape_html(struct buf *b, const char *s, size_t n)
 {
-    escape_run(b, s, n, escape_html_cp);
+    escape_run(b, s, n, escape_html_cp, html_plain);
 }
 
 void escape_json(struct buf *b, const char *s, size_t n)
 {
-    escape_run(b, s, n, escape_json_cp);
+    escape_run(b, s, n, escape_json_cp, json_plain);
 }

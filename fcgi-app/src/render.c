@@ -48,7 +48,11 @@ static void page_head(struct buf *b, const char *title)
 static void page_field(struct buf *b, const char *label, const char *id,
                        const char *text, size_t len)
 {
-    buf_printf(b, "<dt>%s</dt><dd id=\"%s\">", label, id);
+    buf_puts(b, "<dt>");
+    buf_puts(b, label);
+    buf_puts(b, "</dt><dd id=\"");
+    buf_puts(b, id);
+    buf_puts(b, "\">");
     escape_html(b, text, len);
     buf_puts(b, "</dd>\n");
 }
@@ -68,14 +72,16 @@ void render_page(struct buf *b, const struct session *s, const char *instance,
                  const char *store)
 {
     char count[32], date[20] = "";
-    snprintf(count, sizeof count, "%lld", s->count);
+    struct buf cb;
+    buf_init(&cb, count, sizeof count);
+    buf_put_ll(&cb, s->count);
     if (s->has_value)
         render_date(s->value_time, date);
     page_head(b, store_title(store));
     buf_puts(b, "<dl>\n");
     page_field(b, "Session ID", "session-id", s->id, strlen(s->id));
     page_field(b, "Hostname", "hostname", instance, strlen(instance));
-    page_field(b, "Access Count", "access-count", count, strlen(count));
+    page_field(b, "Access Count", "access-count", count, cb.len);
     page_field(b, "Value", "value", s->has_value ? s->value : "", s->has_value ? s->value_len : 0);
     page_field(b, "Date", "date", date, strlen(date));
     page_field(b, "Store", "store", store, strlen(store));
@@ -103,7 +109,9 @@ void render_json(struct buf *b, const struct session *s, const char *instance,
     json_string(b, s->id, strlen(s->id));
     buf_puts(b, ",\"hostname\":");
     json_string(b, instance, strlen(instance));
-    buf_printf(b, ",\"access_count\":%lld,\"value\":", s->count);
+    buf_puts(b, ",\"access_count\":");
+    buf_put_ll(b, s->count);
+    buf_puts(b, ",\"value\":");
     if (s->has_value) {
         char date[20];
         render_date(s->value_time, date);
@@ -115,7 +123,7 @@ void render_json(struct buf *b, const struct session *s, const char *instance,
     }
     buf_puts(b, ",\"store\":");
     json_string(b, store, strlen(store));
-    buf_printf(b, ",\"new\":%s,\"served_by\":[", s->is_new ? "true" : "false");
+    buf_puts(b, s->is_new ? ",\"new\":true,\"served_by\":[" : ",\"new\":false,\"served_by\":[");
     for (int i = 0; i < s->served_n && i < SERVED_MAX; i++) {
         if (i)
             buf_putc(b, ',');

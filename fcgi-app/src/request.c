@@ -40,18 +40,27 @@ void request_parse(struct request *rq, char *const *params)
     const char *uri = "", *len = NULL, *https = NULL, *xfp = NULL;
     memset(rq, 0, sizeof *rq);
     rq->method = "";
+    /* Most of nginx's ~30 parameters match none of these: the first byte
+     * rules them out without a string compare. */
     for (char *const *p = params; p && *p; p++) {
         const char *s = *p;
-        if (s[0] == 'H' && s[1] == 'T' && s[2] == 'T' && s[3] == 'P') {
-            (void)(TAKE(s, "HTTP_HOST", &rq->host) || TAKE(s, "HTTP_COOKIE", &rq->cookie) ||
-                TAKE(s, "HTTP_ORIGIN", &rq->origin) ||
-                TAKE(s, "HTTP_SEC_FETCH_SITE", &rq->fetch_site) ||
-                TAKE(s, "HTTP_X_FORWARDED_PROTO", &xfp) || TAKE(s, "HTTPS", &https));
-            continue;
+        switch (s[0]) {
+        case 'H':
+            if (s[1] == 'T' && s[2] == 'T' && s[3] == 'P')
+                (void)(TAKE(s, "HTTP_HOST", &rq->host) || TAKE(s, "HTTP_COOKIE", &rq->cookie) ||
+                    TAKE(s, "HTTP_ORIGIN", &rq->origin) ||
+                    TAKE(s, "HTTP_SEC_FETCH_SITE", &rq->fetch_site) ||
+                    TAKE(s, "HTTP_X_FORWARDED_PROTO", &xfp) || TAKE(s, "HTTPS", &https));
+            break;
+        case 'R':
+            (void)(TAKE(s, "REQUEST_METHOD", &rq->method) || TAKE(s, "REQUEST_URI", &uri));
+            break;
+        case 'C':
+            (void)(TAKE(s, "CONTENT_TYPE", &rq->content_type) || TAKE(s, "CONTENT_LENGTH", &len));
+            break;
+        default:
+            break;
         }
-        (void)(TAKE(s, "REQUEST_METHOD", &rq->method) || TAKE(s, "REQUEST_URI", &uri) ||
-            TAKE(s, "CONTENT_TYPE", &rq->content_type) ||
-            TAKE(s, "CONTENT_LENGTH", &len));
     }
     set_path(rq, uri);
     rq->content_length = parse_length(len);

@@ -21,11 +21,25 @@ const char *response_reason(int status)
     }
 }
 
+/* Appends "Name: value\r\n". */
+static void put_header(struct buf *h, const char *name, const char *value)
+{
+    buf_puts(h, name);
+    buf_puts(h, value);
+    buf_puts(h, "\r\n");
+}
+
 static void write_headers(struct buf *h, const struct response *r, size_t body_len)
 {
-    buf_printf(h, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-               r->status, response_reason(r->status), r->content_type, body_len);
-    buf_puts(h, "X-Content-Type-Options: nosniff\r\n");
+    buf_puts(h, "Status: ");
+    buf_put_ll(h, r->status);
+    buf_putc(h, ' ');
+    buf_puts(h, response_reason(r->status));
+    buf_puts(h, "\r\nContent-Type: ");
+    buf_puts(h, r->content_type);
+    buf_puts(h, "\r\nContent-Length: ");
+    buf_put_ll(h, (long long)body_len);
+    buf_puts(h, "\r\nX-Content-Type-Options: nosniff\r\n");
     if (strncmp(r->content_type, "text/html", 9) == 0)
         buf_puts(h, "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
                     "form-action 'self'; frame-ancestors 'none'\r\n"
@@ -33,11 +47,11 @@ static void write_headers(struct buf *h, const struct response *r, size_t body_l
     if (r->no_store)
         buf_puts(h, "Cache-Control: no-store\r\n");
     if (r->set_cookie[0])
-        buf_printf(h, "Set-Cookie: %s\r\n", r->set_cookie);
+        put_header(h, "Set-Cookie: ", r->set_cookie);
     if (r->location)
-        buf_printf(h, "Location: %s\r\n", r->location);
+        put_header(h, "Location: ", r->location);
     if (r->allow)
-        buf_printf(h, "Allow: %s\r\n", r->allow);
+        put_header(h, "Allow: ", r->allow);
     if (r->retry_after)
         buf_puts(h, "Retry-After: 1\r\n");
     buf_puts(h, "\r\n");
