@@ -197,7 +197,7 @@ def main():
         bad = [(cc, v) for cc, v in vals if v is None or not ok(v)]
         if not bad:
             return "**met**"
-        return "missed at " + ", ".join(f"{cc} ({fx(v)} vs {want_desc})" for cc, v in bad)
+        return "missed at " + ", ".join(f"{cc} ({fx(v, 3)} vs {want_desc})" for cc, v in bad)
 
     vals, txt = per_conns(lambda cc: ratio(runs.med("memory", "returning", cc, "rps"), runs.floor(cc, "rps")))
     p(f"| memory, returning: requests/s × floor | ≥ 0.90 | {txt} | {verdict(vals, lambda v: v >= 0.90, '0.90')} |")
