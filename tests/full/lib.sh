@@ -14,5 +14,5 @@ full_e2e() {
     # The runners check memory with their own tools; RSS under a sanitizer
     # or valgrind says nothing about the app.
     SESSIONLAB_E2E_OUT=$out SESSIONLAB_E2E_NO_RSS=1 \
-        node --test --test-concurrency=1 "${@:-$full_root/tests/e2e/}"
+        node --test --test-concurrency=1 --test-timeout=600000 "${@:-$full_root/tests/e2e/}"
 }

@@ -42,7 +42,7 @@ async function startRedisWith({ port, logDir, name = 'redis', dir, args = [] }) 
   const origStop = p.stop.bind(p);
   p.stop = async () => { await origStop(); if (own) fs.rmSync(dir, { recursive: true, force: true }); };
   p.kill9 = async () => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } await p.exited; };
-  await p.waitPort(port);
+  await p.started(port);
   return p;
 }
 
@@ -68,7 +68,7 @@ async function startSentinel({ port, logDir, name = 'sentinel', masterName, mast
   p.port = port;
   const origStop = p.stop.bind(p);
   p.stop = async () => { await origStop(); fs.rmSync(dir, { recursive: true, force: true }); };
-  await p.waitPort(port);
+  await p.started(port);
   return p;
 }
 

@@ -97,6 +97,16 @@ class Proc {
     throw new Error(`${this.name} did not listen on 127.0.0.1:${port} within ${ms} ms:\n${this.log().slice(-2000)}`);
   }
 
+  /** waitPort, but a process that never listens is stopped before the error is thrown. */
+  async started(port) {
+    try {
+      await this.waitPort(port);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
   async stop(ms = STOP_MS) {
     if (!this.alive) return;
     try { process.kill(this.pid, 'SIGTERM'); } catch { /* gone */ }
@@ -122,7 +132,7 @@ async function startRedis({ port, logDir, name = 'redis' }) {
   p.port = port;
   const origStop = p.stop.bind(p);
   p.stop = async () => { await origStop(); fs.rmSync(dir, { recursive: true, force: true }); };
-  await p.waitPort(port);
+  await p.started(port);
   return p;
 }
 
@@ -135,7 +145,7 @@ async function startApp({ port, store = 'memory', redisPort, instance, env = {},
   if (!fs.existsSync(APP)) throw new Error(`app binary not found: ${APP} (build it, or set SESSIONLAB_APP)`);
   const p = new Proc(name || instance || `app-${port}`, APP, [], { env: e, logDir });
   p.port = port;
-  await p.waitPort(port);
+  await p.started(port);
   return p;
 }
 
@@ -151,7 +161,7 @@ async function startNginx({ port, servers, affinity = 'none', logDir }) {
   p.prefix = prefix;
   const origStop = p.stop.bind(p);
   p.stop = async () => { await origStop(); fs.rmSync(prefix, { recursive: true, force: true }); };
-  await p.waitPort(port);
+  await p.started(port);
   return p;
 }
 
