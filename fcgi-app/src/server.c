@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -117,12 +118,25 @@ static int open_listener(const struct config *cfg)
     return fd;
 }
 
+static void ctx_free(struct route_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    routes_ctx_fini(ctx);
+    munmap(ctx, sizeof *ctx);
+}
+
 static int worker_start(struct worker *w, int listen_fd, const struct config *cfg,
                         const struct store_ops *ops, const pthread_attr_t *attr)
 {
     pthread_mutex_init(&w->lock, NULL);
     w->conn_fd = -1;
-    w->ctx = calloc(1, sizeof *w->ctx);
+    /* mmap, not calloc: the ~86 KiB of scratch buffers stay untouched (and
+     * so not resident) until a request needs them; calloc would zero them
+     * and make every idle worker cost its whole context. */
+    void *mem = mmap(NULL, sizeof *w->ctx, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    w->ctx = mem == MAP_FAILED ? NULL : mem;
     int rc = 0;
     if (!w->ctx || routes_ctx_init(w->ctx, cfg, ops) < 0 ||
         FCGX_InitRequest(&w->req, listen_fd, 0) != 0)
@@ -131,9 +145,7 @@ static int worker_start(struct worker *w, int listen_fd, const struct config *cf
         log_error("cannot start a worker thread: %s", strerror(rc));
     else
         return 0;
-    if (w->ctx)
-        routes_ctx_fini(w->ctx);
-    free(w->ctx);
+    ctx_free(w->ctx);
     pthread_mutex_destroy(&w->lock);
     return -1;
 }
@@ -207,8 +219,7 @@ static void stop_workers(struct worker *ws, int started, int listen_fd)
     drain_workers(ws, started);
     for (int i = 0; i < started; i++) {
         pthread_join(ws[i].tid, NULL);
-        routes_ctx_fini(ws[i].ctx);
-        free(ws[i].ctx);
+        ctx_free(ws[i].ctx);
         pthread_mutex_destroy(&ws[i].lock);
     }
     close(listen_fd);
