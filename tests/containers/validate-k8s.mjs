@@ -31,8 +31,12 @@ const EXPECT = {
   "step4-redis":              { replicas: 1, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None" },
   "step5-redis-x3":           { replicas: 3, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None" },
   "ingress-cookie":           { replicas: 3, store: "memory", type: "ClusterIP", nodePort: null,  affinity: "None", ingressCookie: true },
-  "production":               { replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", production: true },
+  "production":               { replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", production: true,
+                                sentinels: 3, redisPods: 3 },
 };
+// Production runs Redis under Sentinel: StatefulSets `redis` and `sentinel`
+// (see sentinelChecks). Every overlay's Redis image, to compare them.
+const redisImages = new Map(); // overlay -> Set of images
 
 // ---- type index from the models' .d.ts files (for unknown-field checks) ----
 const types = new Map(); // global interface name -> Map(prop -> type string)
@@ -113,7 +117,8 @@ const imageOk = (img) => /^[^:@\s]+(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$
 
 function podChecks(d, errs) {
   const spec = d.spec.template.spec;
-  const where = `Deployment/${d.metadata.name}`;
+  const where = `${d.kind}/${d.metadata.name}`;
+  const inits = new Set((spec.initContainers ?? []).filter((c) => c.restartPolicy !== "Always"));
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
     const cw = `${where} container ${c.name}`;
     if (!imageOk(c.image)) errs.push(`${cw}: image "${c.image}" must have a version tag, not latest`);
@@ -126,8 +131,81 @@ function podChecks(d, errs) {
     if (uid === 0) errs.push(`${cw}: runAsUser 0`);
     if (c.securityContext?.allowPrivilegeEscalation !== false) errs.push(`${cw}: allowPrivilegeEscalation is not false`);
     if (c.securityContext?.readOnlyRootFilesystem !== true) errs.push(`${cw}: readOnlyRootFilesystem is not true`);
-    if (!c.livenessProbe) errs.push(`${cw}: no livenessProbe`);
+    // Init containers run to completion: the API refuses probes on them.
+    if (!inits.has(c) && !c.livenessProbe) errs.push(`${cw}: no livenessProbe`);
+    if (!inits.has(c) && d.kind === "StatefulSet" && !c.readinessProbe) errs.push(`${cw}: no readinessProbe`);
   }
+}
+
+const confLines = (text) => (text ?? "").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const labelsMatch = (sel, labels) => Object.keys(sel ?? {}).length > 0
+  && Object.entries(sel).every(([k, v]) => labels?.[k] === v);
+
+// Production's Redis: replication + Sentinel, the app on redis-sentinel://.
+function sentinelChecks(exp, objs, find, appEnv, errs) {
+  const redis = find("StatefulSet", "redis"), sen = find("StatefulSet", "sentinel");
+  if (!redis || !sen) return errs.push("no StatefulSets redis and sentinel (Redis under Sentinel)");
+  if (find("Deployment", "redis")) errs.push("a Deployment redis next to the Sentinel-managed StatefulSet");
+  if (redis.spec.replicas !== exp.redisPods) errs.push(`StatefulSet redis has ${redis.spec.replicas} pods, want ${exp.redisPods}`);
+  if (sen.spec.replicas !== exp.sentinels) errs.push(`StatefulSet sentinel has ${sen.spec.replicas} pods, want ${exp.sentinels}`);
+  const pdbs = objs.filter((o) => o.kind === "PodDisruptionBudget");
+  for (const s of [redis, sen]) {
+    const w = `StatefulSet ${s.metadata.name}`, podLabels = s.spec.template.metadata.labels;
+    const svc = find("Service", s.spec.serviceName);
+    if (!svc || svc.spec.clusterIP !== "None") errs.push(`${w}: serviceName ${s.spec.serviceName} is not a headless Service in the output`);
+    else {
+      if (!labelsMatch(svc.spec.selector, podLabels)) errs.push(`Service ${svc.metadata.name} does not select the ${s.metadata.name} pods`);
+      if (svc.spec.publishNotReadyAddresses !== true) errs.push(`Service ${svc.metadata.name}: publishNotReadyAddresses is not true (pods must find each other before ready)`);
+    }
+    const pdb = pdbs.find((p) => labelsMatch(p.spec.selector?.matchLabels, podLabels));
+    if (!pdb) errs.push(`${w}: no PodDisruptionBudget`);
+    else if (!(pdb.spec.minAvailable >= Math.floor(s.spec.replicas / 2) + 1 || pdb.spec.maxUnavailable === 1))
+      errs.push(`${w}: PodDisruptionBudget lets a drain take the majority`);
+    if (!(s.spec.template.spec.topologySpreadConstraints ?? []).some((t) => t.topologyKey === "kubernetes.io/hostname"
+        && labelsMatch(t.labelSelector?.matchLabels, podLabels))) errs.push(`${w}: no topology spread across nodes`);
+  }
+  // The configuration both StatefulSets mount (generated: hash suffix).
+  const cmOf = (s) => {
+    const v = (s.spec.template.spec.volumes ?? []).find((x) => x.configMap);
+    return v && find("ConfigMap", v.configMap.name);
+  };
+  const cm = cmOf(redis);
+  if (!cm || cmOf(sen) !== cm) return errs.push("StatefulSets redis and sentinel do not mount one ConfigMap present in the output");
+  if (!/-[a-z0-9]{10}$/.test(cm.metadata.name)) errs.push(`ConfigMap ${cm.metadata.name} is not generated (no content hash suffix)`);
+  const rconf = confLines(cm.data?.["redis.conf"]), sconf = confLines(cm.data?.["sentinel.conf"]);
+  // Redis: AOF into the directory a volumeClaimTemplates PVC is mounted on.
+  if (!rconf.includes("appendonly yes")) errs.push("redis.conf: no appendonly yes");
+  const rc = redis.spec.template.spec.containers.find((c) => c.name === "redis");
+  const vct = (redis.spec.volumeClaimTemplates ?? []).map((t) => t.metadata?.name);
+  const mount = rc?.volumeMounts?.find((m) => vct.includes(m.name));
+  if (!mount) errs.push("Redis data is not on a PersistentVolumeClaim (volumeClaimTemplates)");
+  const dir = rconf.find((l) => l.startsWith("dir "))?.split(/\s+/)[1];
+  if (mount && dir !== mount.mountPath) errs.push(`redis.conf dir ${dir} is not the PVC's mount path ${mount.mountPath}`);
+  // Sentinel: hostnames (pod IPs change), then the monitor line with a majority quorum.
+  const mon = sconf.findIndex((l) => l.startsWith("sentinel monitor "));
+  const [, , master, , mport, quorum] = mon >= 0 ? sconf[mon].split(/\s+/) : [];
+  if (mon < 0) errs.push("sentinel.conf: no sentinel monitor");
+  else {
+    for (const l of ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes"]) {
+      const i = sconf.indexOf(l);
+      if (i < 0 || i > mon) errs.push(`sentinel.conf: no "${l}" before sentinel monitor`);
+    }
+    if (Number(quorum) !== Math.floor(exp.sentinels / 2) + 1) errs.push(`sentinel quorum ${quorum}, want ${Math.floor(exp.sentinels / 2) + 1} of ${exp.sentinels}`);
+    if (mport !== "6379") errs.push(`sentinel monitors port ${mport}, Redis listens on 6379`);
+    for (const k of ["down-after-milliseconds", "failover-timeout"])
+      if (!sconf.some((l) => l.startsWith(`sentinel ${k} ${master} `))) errs.push(`sentinel.conf: no ${k} for ${master}`);
+  }
+  // The app asks exactly these sentinels for that master.
+  const url = appEnv.SESSIONLAB_REDIS_URL ?? "";
+  const um = url.match(/^redis-sentinel:\/\/([^/@]+)\/([^/]+)(\/\d+)?$/);
+  const want = Array.from({ length: sen.spec.replicas }, (_, i) => `sentinel-${i}.${sen.spec.serviceName}:26379`);
+  if (!um) errs.push(`app SESSIONLAB_REDIS_URL "${url}" is not redis-sentinel://`);
+  else {
+    if (um[1].split(",").sort().join(",") !== want.join(",")) errs.push(`app SESSIONLAB_REDIS_URL names ${um[1]}, want ${want.join(",")}`);
+    if (master && um[2] !== master) errs.push(`app asks for master ${um[2]}, the sentinels monitor ${master}`);
+  }
+  const sc = sen.spec.template.spec.containers.find((c) => c.name === "sentinel");
+  if (!sc?.ports?.some((p) => p.containerPort === 26379)) errs.push("sentinel container does not listen on 26379");
 }
 
 function policy(name, objs) {
@@ -141,7 +219,12 @@ function policy(name, objs) {
     if (seen.has(id)) errs.push(`${id} appears twice`);
     seen.add(id);
   }
-  for (const d of objs.filter((o) => o.kind === "Deployment")) podChecks(d, errs);
+  for (const d of objs.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")) podChecks(d, errs);
+  const imgs = new Set();
+  for (const d of objs.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet"))
+    for (const c of [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers])
+      if (/^(docker\.io\/(library\/)?)?redis[:@]/.test(c.image)) imgs.add(c.image);
+  redisImages.set(name, imgs);
 
   const dep = find("Deployment", "sessionlab");
   if (!dep) return [...errs, "no Deployment sessionlab"];
@@ -162,7 +245,8 @@ function policy(name, objs) {
     if (!/^(127\.0\.0\.1:\d+|unix:\/.+)$/.test(env.SESSIONLAB_LISTEN ?? ""))
       errs.push(`app SESSIONLAB_LISTEN "${env.SESSIONLAB_LISTEN}" is not loopback or a unix socket`);
     if ((env.SESSIONLAB_STORE ?? "memory") !== exp.store) errs.push(`app store ${env.SESSIONLAB_STORE}, want ${exp.store}`);
-    if (exp.store === "redis" && !/^redis:\/\/redis:6379\//.test(env.SESSIONLAB_REDIS_URL ?? ""))
+    if (exp.sentinels) sentinelChecks(exp, objs, find, env, errs);
+    else if (exp.store === "redis" && !/^redis:\/\/redis:6379\//.test(env.SESSIONLAB_REDIS_URL ?? ""))
       errs.push(`app SESSIONLAB_REDIS_URL "${env.SESSIONLAB_REDIS_URL}" does not name Service redis`);
     for (const k of Object.keys(env)) if (k.startsWith("REDIS_")) errs.push(`app env ${k}: settings are SESSIONLAB_*`);
     // The nginx ConfigMap: mounted, generated, and equal to nginx-conf/.
@@ -195,7 +279,9 @@ function policy(name, objs) {
     if (svc.spec.ports?.[0]?.targetPort !== "http") errs.push("Service targetPort is not the nginx port http");
   }
   const redisDep = find("Deployment", "redis"), redisSvc = find("Service", "redis");
-  if (exp.store === "redis") {
+  if (exp.sentinels) {
+    // checked in sentinelChecks
+  } else if (exp.store === "redis") {
     if (!redisDep || !redisSvc) errs.push("store redis but no Deployment and Service named redis");
     else if (redisSvc.spec.ports?.[0]?.port !== 6379) errs.push("Service redis is not on 6379");
   } else if (redisDep || redisSvc) errs.push("memory store but a redis object is present");
@@ -213,12 +299,12 @@ function policy(name, objs) {
   } else if (ing.length) errs.push("unexpected Ingress");
 
   if (exp.production) {
-    const pdb = objs.find((o) => o.kind === "PodDisruptionBudget");
-    if (!pdb) errs.push("no PodDisruptionBudget");
-    else for (const [k, v] of Object.entries(pdb.spec.selector?.matchLabels ?? {}))
-      if (dep.spec.template.metadata.labels[k] !== v) errs.push("PodDisruptionBudget selector does not match the pods");
+    const pdb = objs.find((o) => o.kind === "PodDisruptionBudget" && labelsMatch(o.spec.selector?.matchLabels, dep.spec.template.metadata.labels));
+    if (!pdb) errs.push("no PodDisruptionBudget selecting the app pods");
     const tsc = spec.topologySpreadConstraints ?? [];
     if (!tsc.some((t) => t.topologyKey === "kubernetes.io/hostname")) errs.push("no topology spread across nodes");
+  }
+  if (exp.production && !exp.sentinels) {
     const args = redisDep?.spec.template.spec.containers[0]?.args?.join(" ") ?? "";
     if (!/--appendonly yes/.test(args)) errs.push("production Redis without --appendonly yes");
     const pvcVol = (redisDep?.spec.template.spec.volumes ?? []).find((v) => v.persistentVolumeClaim);
@@ -252,4 +338,8 @@ for (const arg of overlayArgs) {
   const perrs = policy(name, objs);
   report(perrs.length === 0, `policy ${name}`, perrs);
 }
+// One Redis image (name and tag) for every overlay.
+const allRedis = new Set([...redisImages.values()].flatMap((s) => [...s]));
+if (redisImages.size > 1) report(allRedis.size <= 1, `policy every overlay runs the same Redis image (${[...allRedis].join(", ")})`,
+  [...redisImages].filter(([, s]) => s.size).map(([n, s]) => `${n}: ${[...s].join(", ")}`));
 process.exit(failed ? 1 : 0);
