@@ -201,22 +201,30 @@ static int parse_hostport(const char *s, size_t n, int defport,
     return 0;
 }
 
+/* Parses the optional "userinfo@" that starts the authority s[0..alen) (the
+ * last '@' ends it). Returns where the host part starts, or NULL after an
+ * error. */
+static const char *parse_authority_user(const char *s, size_t alen, struct redis_url *u,
+                                        char *err, size_t errlen)
+{
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (s[i] == '@')
+            at = s + i;
+    if (at == NULL)
+        return s;
+    return parse_userinfo(s, (size_t)(at - s), u, err, errlen) == 0 ? at + 1 : NULL;
+}
+
 /* Parses what follows "redis://". */
 static int parse_tcp(const char *s, struct redis_url *u, char *err,
                      size_t errlen)
 {
     u->kind = REDIS_URL_TCP;
     size_t alen = strcspn(s, "/");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (s[i] == '@')
-            at = s + i;
-    const char *hp = s;
-    if (at != NULL) {
-        if (parse_userinfo(s, (size_t)(at - s), u, err, errlen) != 0)
-            return -1;
-        hp = at + 1;
-    }
+    const char *hp = parse_authority_user(s, alen, u, err, errlen);
+    if (hp == NULL)
+        return -1;
     if (parse_hostport(hp, (size_t)(s + alen - hp), REDIS_URL_DEFAULT_PORT, u,
                        err, errlen) != 0)
         return -1;
@@ -290,16 +298,9 @@ static int parse_sentinel_url(const char *s, struct redis_url *u, char *err,
 {
     u->kind = REDIS_URL_TCP;
     size_t alen = strcspn(s, "/");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (s[i] == '@')
-            at = s + i;
-    const char *hp = s;
-    if (at != NULL) {
-        if (parse_userinfo(s, (size_t)(at - s), u, err, errlen) != 0)
-            return -1;
-        hp = at + 1;
-    }
+    const char *hp = parse_authority_user(s, alen, u, err, errlen);
+    if (hp == NULL)
+        return -1;
     if (parse_sentinels(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
         return -1;
     if (s[alen] == '\0')
