@@ -1,0 +1,198 @@
+/*
+ * The memory store's table: shards, each a chained hash table with its own
+ * mutex and an intrusive LRU list (head = most recently used). The cap is
+ * split across shards so the shards' caps sum to it exactly. Every access
+ * refreshes the idle deadline and moves the entry to the LRU head; the clock
+ * is read under the shard lock, so the LRU order is also deadline order and
+ * expired entries gather at the tail, where they are reclaimed in O(1) each.
+ * At the cap, an insert evicts the shard's LRU tail.
+ */
+#include "memtable.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BUCKETS_MAX (1u << 16) /* per shard; chains grow past this */
+#define REAP_BATCH 16          /* expired entries reclaimed per operation */
+#define TTL_MAX_S (100LL * 366 * 86400) /* longer ttls are clamped */
+
+static long long clock_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long (*g_now_ms)(void) = clock_monotonic_ms;
+
+void memtable_set_clock(long long (*now_ms)(void))
+{
+    g_now_ms = now_ms ? now_ms : clock_monotonic_ms;
+}
+
+/* FNV-1a over the id. Ids reach the table only when the server made them
+ * (strict mode), so callers cannot aim many ids at one chain. */
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (int i = 0; i < SID_LEN; i++)
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    return h;
+}
+
+static void lru_unlink(struct shard *s, struct entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        s->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        s->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push_head(struct shard *s, struct entry *e)
+{
+    e->prev = NULL;
+    e->next = s->head;
+    if (s->head)
+        s->head->prev = e;
+    s->head = e;
+    if (!s->tail)
+        s->tail = e;
+}
+
+void memtable_remove(struct op *op, struct entry *e, uint64_t h)
+{
+    struct shard *s = op->s;
+    struct entry **pp = &s->buckets[h & s->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(s, e);
+    free(e->value);
+    free(e);
+    s->n--;
+    atomic_fetch_sub(&op->t->live, 1);
+}
+
+/* Reclaims up to max expired entries from the LRU tail (max < 0: all). */
+static void op_reap(struct op *op, int max)
+{
+    struct entry *tail;
+    while ((tail = op->s->tail) && tail->deadline_ms <= op->now && max-- != 0)
+        memtable_remove(op, tail, id_hash(tail->id));
+}
+
+struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
+{
+    op->t = t;
+    op->h = id_hash(id);
+    op->s = &op->t->shards[(op->h >> 32) % (uint64_t)op->t->nshards];
+    pthread_mutex_lock(&op->s->lock);
+    op->now = g_now_ms();
+    op_reap(op, REAP_BATCH);
+    struct entry *e = op->s->buckets[op->h & op->s->mask];
+    while (e && memcmp(e->id, id, SID_LEN) != 0)
+        e = e->hnext;
+    if (e && e->deadline_ms <= op->now) {
+        memtable_remove(op, e, op->h);
+        return NULL;
+    }
+    return e;
+}
+
+void memtable_refresh(struct op *op, struct entry *e)
+{
+    e->deadline_ms = op->now + op->t->ttl_ms;
+    lru_unlink(op->s, e);
+    lru_push_head(op->s, e);
+}
+
+struct entry *memtable_insert(struct op *op, const char *id)
+{
+    struct shard *s = op->s;
+    struct entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    while (s->n >= s->cap && s->tail)
+        memtable_remove(op, s->tail, id_hash(s->tail->id));
+    memcpy(e->id, id, SID_LEN);
+    e->hnext = s->buckets[op->h & s->mask];
+    s->buckets[op->h & s->mask] = e;
+    e->deadline_ms = op->now + op->t->ttl_ms;
+    lru_push_head(s, e);
+    s->n++;
+    atomic_fetch_add(&op->t->live, 1);
+    return e;
+}
+
+/* Sets per-shard caps summing to max and allocates bucket arrays;
+ * t->nshards counts the shards set up. 0, or -1 when out of memory (the
+ * caller frees t). */
+static int table_setup(struct table *t, long max)
+{
+    int n = max < SHARDS_MAX ? (int)max : SHARDS_MAX;
+    for (int i = 0; i < n; i++) {
+        struct shard *s = &t->shards[i];
+        s->cap = max / n + (i < max % n);
+        size_t nb = 1;
+        while (nb < (size_t)s->cap && nb < BUCKETS_MAX)
+            nb <<= 1;
+        s->mask = nb - 1;
+        s->buckets = calloc(nb, sizeof *s->buckets);
+        if (!s->buckets)
+            return -1;
+        pthread_mutex_init(&s->lock, NULL);
+        t->nshards = i + 1;
+    }
+    return 0;
+}
+
+void memtable_free(struct table *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->nshards; i++) {
+        struct shard *s = &t->shards[i];
+        struct entry *e = s->head;
+        while (e) {
+            struct entry *next = e->next;
+            free(e->value);
+            free(e);
+            e = next;
+        }
+        free(s->buckets);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(t);
+}
+
+struct table *memtable_new(long max_sessions, long ttl_s)
+{
+    struct table *t = calloc(1, sizeof *t);
+    if (!t || table_setup(t, max_sessions) != 0) {
+        memtable_free(t);
+        return NULL;
+    }
+    t->ttl_ms = (ttl_s < TTL_MAX_S ? ttl_s : TTL_MAX_S) * 1000;
+    atomic_init(&t->live, 0);
+    return t;
+}
+
+long long memtable_live(struct table *t)
+{
+    struct op op = {.t = t};
+    for (int i = 0; i < t->nshards; i++) {
+        op.s = &t->shards[i];
+        pthread_mutex_lock(&op.s->lock);
+        op.now = g_now_ms();
+        op_reap(&op, -1);
+        pthread_mutex_unlock(&op.s->lock);
+    }
+    return atomic_load(&t->live);
+}

@@ -1,0 +1,84 @@
+/*
+ * The memory store's table: sharded, chained hash tables with an LRU list
+ * and a sliding idle deadline per entry, capped in total. One table serves
+ * every worker; each operation locks the one shard its id lives in.
+ */
+#ifndef SESSIONLAB_MEMTABLE_H
+#define SESSIONLAB_MEMTABLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounds.h"
+
+#define SHARDS_MAX 64
+
+struct value {
+    long long time; /* unix seconds when set */
+    size_t len;
+    char data[];
+};
+
+struct entry {
+    struct entry *hnext;       /* hash chain */
+    struct entry *prev, *next; /* LRU list, prev towards the head */
+    struct value *value;       /* NULL until a value is set */
+    long long deadline_ms;     /* expired when clock >= deadline */
+    long long count;
+    char id[SID_LEN];          /* not NUL-terminated */
+};
+
+struct shard {
+    pthread_mutex_t lock;
+    struct entry **buckets;
+    size_t mask; /* buckets - 1, a power of two minus one */
+    struct entry *head, *tail;
+    long n, cap;
+};
+
+struct table {
+    struct shard shards[SHARDS_MAX];
+    int nshards;
+    long long ttl_ms;
+    atomic_llong live;
+};
+
+/* One operation on one id: the table, the id's locked shard, its hash and
+ * the clock read under the lock. */
+struct op {
+    struct table *t;
+    struct shard *s;
+    uint64_t h;
+    long long now;
+};
+
+/* A table for max_sessions (> 0) entries idling out after ttl_s (> 0)
+ * seconds; NULL when out of memory. */
+struct table *memtable_new(long max_sessions, long ttl_s);
+void memtable_free(struct table *t);
+
+/* Locks id's shard, reads the clock, reclaims a few expired entries and
+ * returns id's live entry or NULL (an expired one found is reclaimed).
+ * The caller unlocks op->s->lock. */
+struct entry *memtable_begin(struct op *op, struct table *t, const char *id);
+
+/* Marks e used now: new deadline, LRU head. */
+void memtable_refresh(struct op *op, struct entry *e);
+
+/* Inserts a fresh entry for id (count 0, no value) at the LRU head,
+ * evicting the tail while the shard is full. NULL when out of memory.
+ * id must not be present. */
+struct entry *memtable_insert(struct op *op, const char *id);
+
+/* Unlinks e (hash h) from its chain and the LRU list and frees it. */
+void memtable_remove(struct op *op, struct entry *e, uint64_t h);
+
+/* Reclaims every expired entry, then returns the number of live ones. */
+long long memtable_live(struct table *t);
+
+/* Replaces the monotonic millisecond clock (NULL: the real one). */
+void memtable_set_clock(long long (*now_ms)(void));
+
+#endif
