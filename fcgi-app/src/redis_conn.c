@@ -207,7 +207,7 @@ static bool conn_node_unusable(const redisReply *r)
  * Sends one command and returns its reply (caller frees), or NULL with the
  * error set. An error reply becomes a failure but keeps the connection (the
  * protocol is still in step) unless the node is unusable (conn_node_unusable);
- * only NOSCRIPT is returned, for rs_script.
+ * only NOSCRIPT is returned, for redis_conn_script.
  */
 redisReply *redis_conn_command(struct redis_conn *conn, int argc, const char **argv,
                               const size_t *lens)
@@ -243,7 +243,7 @@ redisReply *redis_conn_script(struct redis_conn *conn, const char *key, int n,
         argv[4 + i] = args[i];
         argl[4 + i] = lens[i];
     }
-    /* conn->sha is filled by SCRIPT LOAD when rs_command connects. */
+    /* conn->sha is filled by SCRIPT LOAD when redis_conn_command connects. */
     redisReply *r = redis_conn_command(conn, 4 + n, argv, argl);
     if (r != NULL && r->type == REDIS_REPLY_ERROR) {
         freeReplyObject(r);
