@@ -1,4 +1,5 @@
 #include "form.h"
+#include "text.h"
 
 #include <limits.h>
 
@@ -6,18 +7,6 @@
 
 /* Longest field name (decoded) that form_get compares; longer ones never match. */
 #define FORM_NAME_MAX 64
-
-/* Value of one hex digit, or -1. */
-static int form_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /*
  * Decodes the byte at src[*i] (a plain byte, '+', or a "%XX" escape) into
@@ -40,8 +29,8 @@ static int form_decode_byte(const char *src, size_t len, size_t *i,
     }
     if (len - *i < 3)
         return -1;
-    int hi = form_hexval((unsigned char)src[*i + 1]);
-    int lo = form_hexval((unsigned char)src[*i + 2]);
+    int hi = text_hexval((unsigned char)src[*i + 1]);
+    int lo = text_hexval((unsigned char)src[*i + 2]);
     if (hi < 0 || lo < 0)
         return -1;
     *out = (char)(hi << 4 | lo);

@@ -7,10 +7,10 @@
  * not fit is an error, never a silent truncation.
  */
 #include "redis_url.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,30 +22,6 @@
 
 /* hiredis copies the socket path into sun_path without checking. */
 #define REDIS_URL_UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-
-/* Writes one formatted sentence to err (if any) and returns -1. */
-static int url_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vsnprintf(err, errlen, fmt, ap) < 0)
-            err[0] = '\0';
-        va_end(ap);
-    }
-    return -1;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /*
  * Percent-decodes s[0..n) into dst (size dstlen, NUL-terminated). what names
@@ -59,15 +35,15 @@ static int url_decode(const char *s, size_t n, char *dst, size_t dstlen,
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            if (n - i < 3 || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
-                return url_fail(err, errlen, "%s has a bad percent-escape", what);
-            c = hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]);
+            if (n - i < 3 || text_hexval(s[i + 1]) < 0 || text_hexval(s[i + 2]) < 0)
+                return text_fail(err, errlen, "%s has a bad percent-escape", what);
+            c = text_hexval(s[i + 1]) * 16 + text_hexval(s[i + 2]);
             i += 2;
             if (c == 0)
-                return url_fail(err, errlen, "%s must not contain %%00", what);
+                return text_fail(err, errlen, "%s must not contain %%00", what);
         }
         if (o + 1 >= dstlen)
-            return url_fail(err, errlen, "%s is longer than %zu bytes", what,
+            return text_fail(err, errlen, "%s is longer than %zu bytes", what,
                             dstlen - 1);
         dst[o++] = (char)c;
     }
@@ -108,9 +84,9 @@ static int parse_db(const char *s, size_t n, struct redis_url *u, char *err,
     }
     for (size_t i = 0; i < n; i++)
         if (!isdigit((unsigned char)s[i]))
-            return url_fail(err, errlen, "db must be a non-negative integer");
+            return text_fail(err, errlen, "db must be a non-negative integer");
     if (parse_uint(s, n, 0, REDIS_URL_DB_MAX, &v) != 0)
-        return url_fail(err, errlen, "db must be an integer from 0 to %ld",
+        return text_fail(err, errlen, "db must be an integer from 0 to %ld",
                         REDIS_URL_DB_MAX);
     u->db = (int)v;
     return 0;
@@ -125,7 +101,7 @@ static int parse_userinfo(const char *s, size_t n, struct redis_url *u,
 {
     const char *colon = memchr(s, ':', n);
     if (colon == NULL)
-        return url_fail(err, errlen,
+        return text_fail(err, errlen,
                         "credentials must be written user:password@ or :password@");
     size_t ulen = (size_t)(colon - s);
     if (url_decode(s, ulen, u->user, sizeof u->user, "user", err, errlen) != 0)
@@ -144,21 +120,21 @@ static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
                     char *err, size_t errlen)
 {
     if (n == 0)
-        return url_fail(err, errlen, "host is missing");
+        return text_fail(err, errlen, "host is missing");
     if (n >= sizeof u->host)
-        return url_fail(err, errlen, "host is longer than %zu bytes",
+        return text_fail(err, errlen, "host is longer than %zu bytes",
                         sizeof u->host - 1);
     memcpy(u->host, s, n);
     u->host[n] = '\0';
     if (v6) {
         struct in6_addr a;
         if (inet_pton(AF_INET6, u->host, &a) != 1)
-            return url_fail(err, errlen, "'[%s]' is not an IPv6 address", u->host);
+            return text_fail(err, errlen, "'[%s]' is not an IPv6 address", u->host);
         return 0;
     }
     for (size_t i = 0; i < n; i++)
         if (!host_char_ok(s[i]))
-            return url_fail(err, errlen,
+            return text_fail(err, errlen,
                             "host may contain only letters, digits, '-', '.' and '_'");
     return 0;
 }
@@ -177,7 +153,7 @@ static int parse_hostport(const char *s, size_t n, int defport,
     if (v6) {
         hend = memchr(s, ']', n);
         if (hend == NULL)
-            return url_fail(err, errlen, "IPv6 host is missing its closing ']'");
+            return text_fail(err, errlen, "IPv6 host is missing its closing ']'");
         if (set_host(s + 1, (size_t)(hend - s - 1), true, u, err, errlen) != 0)
             return -1;
         rest = hend + 1;
@@ -193,10 +169,10 @@ static int parse_hostport(const char *s, size_t n, int defport,
     if (rest == end)
         return 0;
     if (*rest != ':')
-        return url_fail(err, errlen, "unexpected text after the IPv6 host");
+        return text_fail(err, errlen, "unexpected text after the IPv6 host");
     long port;
     if (parse_uint(rest + 1, (size_t)(end - rest - 1), 1, 65535, &port) != 0)
-        return url_fail(err, errlen, "port must be 1-65535");
+        return text_fail(err, errlen, "port must be 1-65535");
     u->port = (int)port;
     return 0;
 }
@@ -252,9 +228,9 @@ static int parse_sentinels(const char *s, size_t n, struct redis_url *u,
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *e = comma != NULL ? comma : end;
         if (u->sentinel_n == REDIS_SENTINELS_MAX)
-            return url_fail(err, errlen, "at most %d sentinels", REDIS_SENTINELS_MAX);
+            return text_fail(err, errlen, "at most %d sentinels", REDIS_SENTINELS_MAX);
         if (e == p)
-            return url_fail(err, errlen, "sentinel host is missing");
+            return text_fail(err, errlen, "sentinel host is missing");
         if (parse_hostport(p, (size_t)(e - p), REDIS_SENTINEL_DEFAULT_PORT, u, err,
                            errlen) != 0)
             return -1;
@@ -276,13 +252,13 @@ static int parse_master(const char *s, struct redis_url *u, char *err,
 {
     size_t mlen = strcspn(s, "/");
     if (mlen == 0)
-        return url_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
+        return text_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
     if (mlen >= sizeof u->master_name)
-        return url_fail(err, errlen, "master name is longer than %zu bytes",
+        return text_fail(err, errlen, "master name is longer than %zu bytes",
                         sizeof u->master_name - 1);
     for (size_t i = 0; i < mlen; i++)
         if (!master_char_ok(s[i]))
-            return url_fail(err, errlen,
+            return text_fail(err, errlen,
                             "master name may contain only letters, digits, '-', '.' and '_'");
     memcpy(u->master_name, s, mlen);
     u->master_name[mlen] = '\0';
@@ -304,7 +280,7 @@ static int parse_sentinel_url(const char *s, struct redis_url *u, char *err,
     if (parse_sentinels(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
         return -1;
     if (s[alen] == '\0')
-        return url_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
+        return text_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
     return parse_master(s + alen + 1, u, err, errlen);
 }
 
@@ -315,9 +291,9 @@ static int parse_unix(const char *s, struct redis_url *u, char *err,
     u->kind = REDIS_URL_UNIX;
     size_t plen = strcspn(s, "?");
     if (plen == 0 || s[0] != '/')
-        return url_fail(err, errlen, "unix socket path must be absolute (unix:/path)");
+        return text_fail(err, errlen, "unix socket path must be absolute (unix:/path)");
     if (plen > REDIS_URL_UNIX_PATH_MAX || plen >= sizeof u->path)
-        return url_fail(err, errlen, "unix socket path is longer than %zu bytes",
+        return text_fail(err, errlen, "unix socket path is longer than %zu bytes",
                         REDIS_URL_UNIX_PATH_MAX);
     memcpy(u->path, s, plen);
     u->path[plen] = '\0';
@@ -325,9 +301,9 @@ static int parse_unix(const char *s, struct redis_url *u, char *err,
         return 0;
     const char *q = s + plen + 1;
     if (strncmp(q, "db=", 3) != 0)
-        return url_fail(err, errlen, "unix: URLs accept only ?db=N after the path");
+        return text_fail(err, errlen, "unix: URLs accept only ?db=N after the path");
     if (q[3] == '\0')
-        return url_fail(err, errlen, "db must be a non-negative integer");
+        return text_fail(err, errlen, "db must be a non-negative integer");
     return parse_db(q + 3, strlen(q + 3), u, err, errlen);
 }
 
@@ -336,13 +312,13 @@ static int bad_scheme(const char *text, char *err, size_t errlen)
 {
     size_t n = strcspn(text, ":");
     if (text[n] == '\0' || n == 0 || isdigit((unsigned char)text[n + 1]))
-        return url_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
+        return text_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)text[i]) && strchr("+-.", text[i]) == NULL)
-            return url_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
+            return text_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
     if (n > 32)
         n = 32;
-    return url_fail(err, errlen, "unsupported scheme '%.*s' (use redis://, redis-sentinel:// or unix:)",
+    return text_fail(err, errlen, "unsupported scheme '%.*s' (use redis://, redis-sentinel:// or unix:)",
                     (int)n, text);
 }
 
@@ -355,9 +331,9 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (text == NULL || text[0] == '\0')
-        return url_fail(err, errlen, "Redis URL is empty");
+        return text_fail(err, errlen, "Redis URL is empty");
     if (strnlen(text, REDIS_URL_MAX) >= REDIS_URL_MAX)
-        return url_fail(err, errlen, "Redis URL is longer than %d bytes",
+        return text_fail(err, errlen, "Redis URL is longer than %d bytes",
                         REDIS_URL_MAX - 1);
     memset(&u, 0, sizeof u);
     if (strncasecmp(text, "redis://", 8) == 0)
@@ -367,9 +343,9 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
     else if (strncasecmp(text, "redis-sentinel://", 17) == 0)
         rc = parse_sentinel_url(text + 17, &u, err, errlen);
     else if (strncasecmp(text, "rediss://", 9) == 0)
-        rc = url_fail(err, errlen, "rediss:// (TLS) is not supported (use redis:// or unix:)");
+        rc = text_fail(err, errlen, "rediss:// (TLS) is not supported (use redis:// or unix:)");
     else if (strncasecmp(text, "redis:", 6) == 0)
-        rc = url_fail(err, errlen, "a redis URL must start with redis://");
+        rc = text_fail(err, errlen, "a redis URL must start with redis://");
     else
         rc = bad_scheme(text, err, errlen);
     if (rc != 0)

@@ -4,27 +4,14 @@
  * index of the sentinel that answered last.
  */
 #include "sentinel.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Writes one formatted sentence to err and returns -1. */
-static int sn_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vsnprintf(err, errlen, fmt, ap) < 0)
-            err[0] = '\0';
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* A host a sentinel may name: an IPv6 address, or [A-Za-z0-9._-]+. */
 static bool sn_host_ok(const char *s, size_t n)
@@ -50,28 +37,28 @@ int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
                         int *port, char *err, size_t errlen)
 {
     if (r == NULL)
-        return sn_fail(err, errlen, "no reply");
+        return text_fail(err, errlen, "no reply");
     if (r->type == REDIS_REPLY_NIL)
-        return sn_fail(err, errlen, "master unknown to this sentinel");
+        return text_fail(err, errlen, "master unknown to this sentinel");
     if (r->type == REDIS_REPLY_ERROR)
-        return sn_fail(err, errlen, "%.200s", r->str);
+        return text_fail(err, errlen, "%.200s", r->str);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_STRING)
-        return sn_fail(err, errlen, "unexpected reply (type %d)", r->type);
+        return text_fail(err, errlen, "unexpected reply (type %d)", r->type);
     const redisReply *h = r->element[0], *p = r->element[1];
     if (h->len >= hostlen || !sn_host_ok(h->str, h->len))
-        return sn_fail(err, errlen, "bad master host in reply");
+        return text_fail(err, errlen, "bad master host in reply");
     long v = 0;
     if (p->len == 0 || p->len > 5)
-        return sn_fail(err, errlen, "bad master port in reply");
+        return text_fail(err, errlen, "bad master port in reply");
     for (size_t i = 0; i < p->len; i++) {
         if (!isdigit((unsigned char)p->str[i]))
-            return sn_fail(err, errlen, "bad master port in reply");
+            return text_fail(err, errlen, "bad master port in reply");
         v = v * 10 + (p->str[i] - '0');
     }
     if (v < 1 || v > 65535)
-        return sn_fail(err, errlen, "bad master port in reply");
+        return text_fail(err, errlen, "bad master port in reply");
     memcpy(host, h->str, h->len);
     host[h->len] = '\0';
     *port = (int)v;
@@ -81,16 +68,16 @@ int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
 int sentinel_check_role(const redisReply *r, char *err, size_t errlen)
 {
     if (r == NULL)
-        return sn_fail(err, errlen, "ROLE: no reply");
+        return text_fail(err, errlen, "ROLE: no reply");
     if (r->type == REDIS_REPLY_ERROR)
-        return sn_fail(err, errlen, "ROLE: %.200s", r->str);
+        return text_fail(err, errlen, "ROLE: %.200s", r->str);
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_STRING)
-        return sn_fail(err, errlen, "ROLE: unexpected reply (type %d)", r->type);
+        return text_fail(err, errlen, "ROLE: unexpected reply (type %d)", r->type);
     const redisReply *role = r->element[0];
     if (role->len == 6 && memcmp(role->str, "master", 6) == 0)
         return 0;
-    return sn_fail(err, errlen, "not the master (ROLE says %.*s)",
+    return text_fail(err, errlen, "not the master (ROLE says %.*s)",
                    (int)(role->len > 32 ? 32 : role->len), role->str);
 }
 
@@ -101,18 +88,18 @@ static int sn_ask(const struct redis_endpoint *s, const char *master,
 {
     redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
     if (c == NULL)
-        return sn_fail(err, errlen, "out of memory");
+        return text_fail(err, errlen, "out of memory");
     int rc = -1;
     if (c->err) {
-        sn_fail(err, errlen, "%s", c->errstr);
+        text_fail(err, errlen, "%s", c->errstr);
     } else if (redisSetTimeout(c, tv) != REDIS_OK) {
-        sn_fail(err, errlen, "%s", c->errstr);
+        text_fail(err, errlen, "%s", c->errstr);
     } else {
         int saved;
         redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", master);
         saved = errno;
         if (r == NULL)
-            sn_fail(err, errlen, "%s", c->err == REDIS_ERR_IO &&
+            text_fail(err, errlen, "%s", c->err == REDIS_ERR_IO &&
                     (saved == EAGAIN || saved == EWOULDBLOCK) ? "timeout" : c->errstr);
         else
             rc = sentinel_parse_addr(r, host, hostlen, port, err, errlen);
@@ -145,6 +132,6 @@ int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next,
                      s->host, v6 ? "]" : "", s->port, one) < 0)
             why[0] = '\0';
     }
-    return sn_fail(err, errlen, "no sentinel named a master '%s' (last: %s)",
+    return text_fail(err, errlen, "no sentinel named a master '%s' (last: %s)",
                    u->master_name, why);
 }
