@@ -85,6 +85,29 @@ lab_probes_kill() {
     LAB_PROBE_PIDS=()
 }
 
+# lab_served_in LOG: the reads (GET /api/session answered 200) in an nginx
+# access log.
+lab_served_in() {
+    grep -c '"GET /api/session HTTP/1.1" 200 ' "$1" 2>/dev/null || true
+}
+
+# lab_upstream_most_left LOG: the upstream address (HOST:PORT) of a
+# load-balancer nginx's access log with the most reads still to come: per
+# (upstream, client address), the reads that source makes in all less those
+# served, summed per upstream. A read's upstream is the last address of
+# upstream= (earlier ones failed over). (The upstream of the latest read
+# could be one whose pinned clients are about to finish, and then a kill
+# would lose nothing.) Prints nothing when the log has no read.
+lab_upstream_most_left() {
+    awk -v per="$(( LAB_CLIENTS_PER_SOURCE * LAB_ROW_N ))" '
+        /"GET \/api\/session HTTP\/1.1" 200 / && match($0, /upstream=[^ ]+(, [^ ]+)* rt=/) {
+            s = substr($0, RSTART + 9, RLENGTH - 13); k = split(s, a, ", "); u = a[k]
+            n[u " " $1]++; ups[u] = 1 }
+        END { for (k in n) { split(k, a, " "); if (per > n[k]) left[a[1]] += per - n[k] }
+              most = -1; for (u in ups) if (left[u] + 0 > most) { most = left[u] + 0; best = u }
+              print best }' "$1"
+}
+
 # Waits until the row has served at least $1 reads; false when the probes
 # finished (or 60 s passed) first.
 lab_wait_served() {

@@ -62,23 +62,15 @@ lab_local_probe() {
 }
 
 lab_local_served() {
-    grep -c '"GET /api/session HTTP/1.1" 200 ' "$STACK_RUNDIR/nginx.log" 2>/dev/null || true
+    lab_served_in "$STACK_RUNDIR/nginx.log"
 }
 
-# The replica with the most reads still to come: per (replica, client
-# address) in nginx's log, the reads that source makes in all less those
-# served. (The replica of the latest read could be one whose pinned clients
-# are about to finish, and then the kill would lose nothing.)
+# The replica with the most reads still to come (see lab_upstream_most_left).
 lab_local_pick_victim() {
-    local port per=$(( LAB_CLIENTS_PER_SOURCE * LAB_ROW_N ))
-    port=$(awk -v per="$per" '
-        /"GET \/api\/session HTTP\/1.1" 200 / && match($0, /upstream=127\.0\.0\.1:[0-9]+/) {
-            u = substr($0, RSTART + 19, RLENGTH - 19); n[u " " $1]++; ups[u] = 1 }
-        END { for (k in n) { split(k, a, " "); if (per > n[k]) left[a[1]] += per - n[k] }
-              most = -1; for (u in ups) if (left[u] + 0 > most) { most = left[u] + 0; best = u }
-              print best }' "$STACK_RUNDIR/nginx.log")
-    [[ -n $port ]] || { echo "app-1"; return; }
-    _lab_local_name $(( port - LAB_LOCAL_BASE + 1 ))
+    local addr
+    addr=$(lab_upstream_most_left "$STACK_RUNDIR/nginx.log")
+    [[ -n $addr ]] || { echo "app-1"; return; }
+    _lab_local_name $(( ${addr##*:} - LAB_LOCAL_BASE + 1 ))
 }
 
 # The name /api/session shows for app I (stack.sh names replicas only when

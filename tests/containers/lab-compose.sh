@@ -191,7 +191,7 @@ lab_compose_probe() {
 }
 
 lab_compose_served() {
-    grep -c '"GET /api/session HTTP/1.1" 200 ' "$LAB_ROW_DIR/lb.log" 2>/dev/null || true
+    lab_served_in "$LAB_ROW_DIR/lb.log"
 }
 
 # _lab_compose_names: "IP HOSTNAME" of every app container of the row.
@@ -203,19 +203,12 @@ _lab_compose_names() {
     done
 }
 
-# The replica with the most reads still to come, as lab-local.sh picks it:
-# per (replica, client address) in the lb's access log, the reads that
-# source makes in all less those served, summed per replica. The replica is
-# the last address of upstream= (earlier ones failed over).
+# The replica with the most reads still to come (see lab_upstream_most_left
+# in scripts/lib/lab-common.sh), by the hostname its page shows.
 lab_compose_pick_victim() {
-    local per=$(( LAB_CLIENTS_PER_SOURCE * LAB_ROW_N )) ip name
-    ip=$(awk -v per="$per" '
-        /"GET \/api\/session HTTP\/1.1" 200 / && match($0, /upstream=[^ ]+(, [^ ]+)* rt=/) {
-            s = substr($0, RSTART + 9, RLENGTH - 13); k = split(s, a, ", "); u = a[k]; sub(/:[0-9]+$/, "", u)
-            n[u " " $1]++; ups[u] = 1 }
-        END { for (k in n) { split(k, a, " "); if (per > n[k]) left[a[1]] += per - n[k] }
-              most = -1; for (u in ups) if (left[u] + 0 > most) { most = left[u] + 0; best = u }
-              print best }' "$LAB_ROW_DIR/lb.log")
+    local addr ip name
+    addr=$(lab_upstream_most_left "$LAB_ROW_DIR/lb.log")
+    ip=${addr%:*}
     name=$(_lab_compose_names | awk -v ip="$ip" '$1 == ip { print $2 }')
     [[ -n $name ]] || name=$(_lab_compose_names | awk 'NR == 1 { print $2 }')
     echo "$name"
