@@ -20,4 +20,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 # No config file: listen on every interface of the container, no protected
 # mode (only the compose network reaches it), no snapshots. The same command
 # line works with the official image (compose.yaml gives it explicitly).
-CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
+CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no", \
+     "--maxmemory", "128mb", "--maxmemory-policy", "volatile-lru"]

@@ -178,6 +178,58 @@ describe('redis restarted with AOF', () => {
   }
 });
 
+describe('session flood against Redis with maxmemory and volatile-lru (as shipped)', () => {
+  // Every cookieless view creates a session that lives SESSIONLAB_TTL. The
+  // shipped Redis configurations cap memory and evict the least recently
+  // used sessions (all carry a TTL), so a flood costs idle sessions, not the
+  // service: with noeviction every view (each one a write) would get 503.
+  const MAXMEMORY = 4 * 1024 * 1024;
+  let r;
+  before(async () => {
+    r = await rig('fault-redis-flood', {
+      redisArgs: ['--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'volatile-lru'],
+    });
+  });
+  after(async () => { if (r) await r.stop(); });
+
+  const info = async (section, field) => {
+    const m = new RegExp(`^${field}:(\\d+)`, 'm').exec(await redisCli(r.redis.port, 'INFO', section));
+    return m ? Number(m[1]) : NaN;
+  };
+
+  test('cookieless flood: every view served, memory within maxmemory, active sessions kept', async () => {
+    const users = await sessions(r.port, 4);
+    const counts = users.map(() => 1);
+    const ROUNDS = 24;
+    const PER_ROUND = 1000; // cookieless views (new sessions) per round
+    let flood = 0;
+    let peak = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const l = await runLoad({ clients: 8, count: PER_ROUND / 8, step: (c, i, agent) => apiView(r.port, '', { agent }) });
+      assert.deepEqual(l.errors, []);
+      assert.deepEqual([...l.statuses.keys()], [200], `round ${round}: every flood view answered 200`);
+      flood += l.sent;
+      for (let k = 0; k < users.length; k++) {
+        const v = await apiView(r.port, users[k]);
+        assert.equal(v.status, 200);
+        assert.equal(v.json.new, false, `active session ${k} kept through round ${round}`);
+        counts[k]++;
+        assert.equal(v.json.access_count, counts[k]);
+      }
+      peak = Math.max(peak, await info('memory', 'used_memory'));
+    }
+    const evicted = await info('stats', 'evicted_keys');
+    const keys = Number(await redisCli(r.redis.port, 'DBSIZE'));
+    console.log(`# flood: ${flood} new sessions, ${keys} kept, ${evicted} evicted; used_memory peak `
+      + `${(peak / 1048576).toFixed(2)} MiB of maxmemory ${(MAXMEMORY / 1048576).toFixed(2)} MiB`);
+    assert.ok(evicted > 0, 'the flood outgrew maxmemory, so Redis evicted');
+    assert.ok(keys < flood, 'Redis holds fewer sessions than were created');
+    // Redis evicts before each write, so used memory ends each command near
+    // the limit; the slack covers one write's worth and the allocator.
+    assert.ok(peak <= MAXMEMORY * 1.1, `used_memory ${peak} stays near maxmemory ${MAXMEMORY}`);
+  });
+});
+
 describe('app replica kill -9 under load (3 replicas + redis)', () => {
   let r;
   before(async () => { r = await rig('fault-app-kill', { replicas: 3 }); });
