@@ -141,6 +141,15 @@ static int set_redis_prefix(struct config *cfg, const char *val, char *why, size
     return 0;
 }
 
+static int set_max_age(struct config *cfg, const char *val, char *why, size_t len)
+{
+    if (parse_long(val, 0, 31536000, &cfg->max_age) < 0) {
+        snprintf(why, len, "'%s' is not a whole number of seconds from 0 (none) to 31536000", val);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_ttl(struct config *cfg, const char *val, char *why, size_t len)
 {
     if (parse_long(val, 1, 31536000, &cfg->ttl) < 0) {
@@ -222,6 +231,7 @@ static const struct setting settings[] = {
     {"SESSIONLAB_REDIS_TIMEOUT_MS", "redis-timeout-ms", "Redis connect and command timeout, ms [200]", set_redis_timeout},
     {"SESSIONLAB_REDIS_PREFIX", "redis-prefix", "Redis key prefix [sessionlab:session:]", set_redis_prefix},
     {"SESSIONLAB_TTL", "ttl", "idle timeout in seconds, sliding [1800]", set_ttl},
+    {"SESSIONLAB_MAX_AGE", "max-age", "absolute session lifetime in seconds, however busy; 0 = none [0]", set_max_age},
     {"SESSIONLAB_COOKIE_NAME", "cookie-name", "session cookie name [SESSION]", set_cookie_name},
     {"SESSIONLAB_COOKIE_SECURE", "cookie-secure", "Secure attribute: auto (HTTPS requests), always, never [auto]", set_cookie_secure},
     {"SESSIONLAB_WORKERS", "workers", "FastCGI worker threads [64]", set_workers},
@@ -241,6 +251,7 @@ static void config_defaults(struct config *cfg)
     set_redis_prefix(cfg, "sessionlab:session:", why, sizeof why);
     cfg->redis_timeout_ms = 200;
     cfg->ttl = 1800;
+    cfg->max_age = 0;
     set_cookie_name(cfg, "SESSION", why, sizeof why);
     cfg->cookie_secure = COOKIE_SECURE_AUTO;
     cfg->workers = DEFAULT_WORKERS;
@@ -369,9 +380,9 @@ void config_describe(const struct config *cfg, char *buf, size_t len)
     char where[1024];
     describe_redis(r, where, sizeof where);
     snprintf(buf, len,
-             "listen=%s store=%s workers=%d ttl=%lds cookie=%s secure=%s instance=%s "
+             "listen=%s store=%s workers=%d ttl=%lds max_age=%lds cookie=%s secure=%s instance=%s "
              "max_sessions=%ld redis=%s db=%d auth=%s prefix=%s timeout=%dms",
-             cfg->listen, cfg->store, cfg->workers, cfg->ttl, cfg->cookie_name,
+             cfg->listen, cfg->store, cfg->workers, cfg->ttl, cfg->max_age, cfg->cookie_name,
              cfg->cookie_secure == COOKIE_SECURE_AUTO ? "auto"
              : cfg->cookie_secure == COOKIE_SECURE_ALWAYS ? "always" : "never",
              cfg->instance, cfg->max_sessions, where, r->db,

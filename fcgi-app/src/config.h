@@ -23,6 +23,7 @@ struct config {
     char redis_prefix[REDIS_PREFIX_MAX];
     int redis_timeout_ms;               /* connect and command timeout */
     long ttl;                           /* idle timeout, seconds */
+    long max_age;                       /* absolute lifetime, seconds; 0: none */
     char cookie_name[COOKIE_NAME_MAX + 1];
     enum cookie_secure cookie_secure;
     int workers;

@@ -9,6 +9,7 @@
  */
 #include "memtable.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,9 +107,16 @@ struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
     return e;
 }
 
+/* The idle deadline from now, capped at e's absolute end. */
+static long long deadline_from_now(const struct op *op, const struct entry *e)
+{
+    long long d = op->now + op->t->ttl_ms;
+    return d < e->end_ms ? d : e->end_ms;
+}
+
 void memtable_refresh(struct op *op, struct entry *e)
 {
-    e->deadline_ms = op->now + op->t->ttl_ms;
+    e->deadline_ms = deadline_from_now(op, e);
     lru_unlink(op->s, e);
     lru_push_head(op->s, e);
 }
@@ -124,7 +132,8 @@ struct entry *memtable_insert(struct op *op, const char *id)
     memcpy(e->id, id, SID_LEN);
     e->hnext = s->buckets[op->h & s->mask];
     s->buckets[op->h & s->mask] = e;
-    e->deadline_ms = op->now + op->t->ttl_ms;
+    e->end_ms = op->t->max_age_ms > 0 ? op->now + op->t->max_age_ms : LLONG_MAX;
+    e->deadline_ms = deadline_from_now(op, e);
     lru_push_head(s, e);
     s->n++;
     atomic_fetch_add(&op->t->live, 1);
@@ -172,7 +181,7 @@ void memtable_free(struct table *t)
     free(t);
 }
 
-struct table *memtable_new(long max_sessions, long ttl_s)
+struct table *memtable_new(long max_sessions, long ttl_s, long max_age_s)
 {
     struct table *t = calloc(1, sizeof *t);
     if (!t || table_setup(t, max_sessions) != 0) {
@@ -180,6 +189,7 @@ struct table *memtable_new(long max_sessions, long ttl_s)
         return NULL;
     }
     t->ttl_ms = (ttl_s < TTL_MAX_S ? ttl_s : TTL_MAX_S) * 1000;
+    t->max_age_ms = (max_age_s < TTL_MAX_S ? max_age_s : TTL_MAX_S) * 1000;
     atomic_init(&t->live, 0);
     return t;
 }

@@ -2,6 +2,12 @@
  * The memory store's table: sharded, chained hash tables with an LRU list
  * and a sliding idle deadline per entry, capped in total. One table serves
  * every worker; each operation locks the one shard its id lives in.
+ *
+ * An absolute lifetime (max_age) caps the deadline: a refresh never moves
+ * it past the entry's end, so the one deadline check serves both limits.
+ * The reaper walks the LRU tail while deadlines have passed; an entry that
+ * reached its end while recently used waits at the head until it is looked
+ * up (then reclaimed) or evicted, within the same cap.
  */
 #ifndef SESSIONLAB_MEMTABLE_H
 #define SESSIONLAB_MEMTABLE_H
@@ -26,6 +32,7 @@ struct entry {
     struct entry *prev, *next; /* LRU list, prev towards the head */
     struct value *value;       /* NULL until a value is set */
     long long deadline_ms;     /* expired when clock >= deadline */
+    long long end_ms;          /* the deadline never passes this (max_age) */
     long long count;
     char id[SID_LEN];          /* not NUL-terminated */
 };
@@ -42,6 +49,7 @@ struct table {
     struct shard shards[SHARDS_MAX];
     int nshards;
     long long ttl_ms;
+    long long max_age_ms; /* 0: no absolute lifetime */
     atomic_llong live;
 };
 
@@ -55,8 +63,9 @@ struct op {
 };
 
 /* A table for max_sessions (> 0) entries idling out after ttl_s (> 0)
- * seconds; NULL when out of memory. */
-struct table *memtable_new(long max_sessions, long ttl_s);
+ * seconds and ending max_age_s (0: never) seconds after their insert,
+ * however often used; NULL when out of memory. */
+struct table *memtable_new(long max_sessions, long ttl_s, long max_age_s);
 void memtable_free(struct table *t);
 
 /* Locks id's shard, reads the clock, reclaims a few expired entries and
@@ -64,7 +73,7 @@ void memtable_free(struct table *t);
  * The caller unlocks op->s->lock. */
 struct entry *memtable_begin(struct op *op, struct table *t, const char *id);
 
-/* Marks e used now: new deadline, LRU head. */
+/* Marks e used now: new deadline (at most its end), LRU head. */
 void memtable_refresh(struct op *op, struct entry *e);
 
 /* Inserts a fresh entry for id (count 0, no value) at the LRU head,

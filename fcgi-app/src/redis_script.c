@@ -8,23 +8,34 @@
 
 /*
  * The session script. KEYS[1] is the hash; ARGV[1] the operation, ARGV[2]
- * the TTL in seconds.
- *   touch  ARGV[3] instance, ARGV[4] SERVED_MAX: nil when the key is absent,
+ * the TTL in seconds, ARGV[3] the absolute lifetime in seconds (0: none).
+ *   touch  ARGV[4] instance, ARGV[5] SERVED_MAX: nil when the key is absent,
  *          else count+1, instance prepended to served, the view (below).
- *   create ARGV[3] instance, ARGV[4] SERVED_MAX: 0 when the key exists,
+ *   create ARGV[4] instance, ARGV[5] SERVED_MAX: 0 when the key exists,
  *          else count 1, served = instance, the view.
- *   set    ARGV[3] value, ARGV[4] vtime, ARGV[5] "1" to create: 0 when the
+ *   set    ARGV[4] value, ARGV[5] vtime, ARGV[6] "1" to create: 0 when the
  *          key is absent and not created, else 1 (a new hash gets count 0).
  * A view is {count, has_value 0/1, value or '', vtime or '0', served}: no
  * nil in the table, since Lua would cut the array at the first hole.
+ * Every hash records 'born' (Redis's clock, seconds). A session older than
+ * the lifetime is deleted when next used and counts as absent; hashes
+ * without 'born' never age (they get it on their next set).
  */
 const char redis_script_body[] =
-    "local k, op, ttl = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local k, op, ttl, maxage = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local function now() return tonumber(redis.call('TIME')[1]) end\n"
+    "local function aged()\n"
+    "  if maxage == 0 then return false end\n"
+    "  local born = tonumber(redis.call('HGET', k, 'born'))\n"
+    "  if born == nil or now() - born < maxage then return false end\n"
+    "  redis.call('DEL', k)\n"
+    "  return true\n"
+    "end\n"
     "if op == 'touch' then\n"
-    "  if redis.call('EXPIRE', k, ttl) == 0 then return false end\n"
+    "  if aged() or redis.call('EXPIRE', k, ttl) == 0 then return false end\n"
     "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
     "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
-    "  local out, max = {ARGV[3]}, tonumber(ARGV[4])\n"
+    "  local out, max = {ARGV[4]}, tonumber(ARGV[5])\n"
     "  for e in string.gmatch(f[3] or '', '[^\\n]+') do\n"
     "    if #out >= max then break end; out[#out + 1] = e\n"
     "  end\n"
@@ -32,16 +43,17 @@ const char redis_script_body[] =
     "  redis.call('HSET', k, 'served', served)\n"
     "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served}\n"
     "end\n"
-    "local exists = redis.call('EXISTS', k) == 1\n"
+    "local exists = not aged() and redis.call('EXISTS', k) == 1\n"
     "if op == 'create' then\n"
     "  if exists then return 0 end\n"
-    "  redis.call('HSET', k, 'count', 1, 'served', ARGV[3])\n"
+    "  redis.call('HSET', k, 'count', 1, 'served', ARGV[4], 'born', now())\n"
     "  redis.call('EXPIRE', k, ttl)\n"
-    "  return {1, 0, '', '0', ARGV[3]}\n"
+    "  return {1, 0, '', '0', ARGV[4]}\n"
     "elseif op == 'set' then\n"
-    "  if not exists and ARGV[5] ~= '1' then return 0 end\n"
-    "  redis.call('HSET', k, 'value', ARGV[3], 'vtime', ARGV[4])\n"
+    "  if not exists and ARGV[6] ~= '1' then return 0 end\n"
+    "  redis.call('HSET', k, 'value', ARGV[4], 'vtime', ARGV[5])\n"
     "  redis.call('HSETNX', k, 'count', 0)\n"
+    "  redis.call('HSETNX', k, 'born', now())\n"
     "  redis.call('EXPIRE', k, ttl)\n"
     "  return 1\n"
     "end\n"

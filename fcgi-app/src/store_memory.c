@@ -64,7 +64,7 @@ static int memory_global_init(const struct config *cfg, char *err,
         snprintf(err, errlen, "memory store: max_sessions and ttl must be > 0");
         return -1;
     }
-    struct table *t = memtable_new(cfg->max_sessions, cfg->ttl);
+    struct table *t = memtable_new(cfg->max_sessions, cfg->ttl, cfg->max_age);
     if (!t) {
         snprintf(err, errlen, "memory store: out of memory for %ld sessions",
                  cfg->max_sessions);

@@ -23,6 +23,7 @@ struct store {
     struct redis_conn conn;
     char prefix[REDIS_PREFIX_MAX];
     char ttl[24];                  /* cfg->ttl as text, for EXPIRE */
+    char max_age[24];              /* cfg->max_age as text; "0": none */
 };
 
 /* Writes prefix + id to key (size RS_KEY_MAX). 0, or -1 with the error set. */
@@ -53,9 +54,10 @@ static int rs_view(struct store *st, bool create, const char *id,
         if (*p == '\n')
             *p = '?';
     snprintf(max, sizeof max, "%d", SERVED_MAX);
-    const char *args[] = { op, st->ttl, inst, max };
-    const size_t lens[] = { strlen(op), strlen(st->ttl), strlen(inst), strlen(max) };
-    redisReply *r = redis_conn_script(&st->conn, key, 4, args, lens);
+    const char *args[] = { op, st->ttl, st->max_age, inst, max };
+    const size_t lens[] = { strlen(op), strlen(st->ttl), strlen(st->max_age), strlen(inst),
+                            strlen(max) };
+    redisReply *r = redis_conn_script(&st->conn, key, 5, args, lens);
     if (r == NULL)
         return -1;
     int rc = 0;
@@ -103,9 +105,9 @@ static int rs_set_value(struct store *st, const char *id, const char *value,
     if (rs_key(st, id, key) != 0)
         return -1;
     snprintf(vtime, sizeof vtime, "%lld", now);
-    const char *args[] = { "set", st->ttl, value, vtime, create ? "1" : "0" };
-    const size_t lens[] = { 3, strlen(st->ttl), len, strlen(vtime), 1 };
-    redisReply *r = redis_conn_script(&st->conn, key, 5, args, lens);
+    const char *args[] = { "set", st->ttl, st->max_age, value, vtime, create ? "1" : "0" };
+    const size_t lens[] = { 3, strlen(st->ttl), strlen(st->max_age), len, strlen(vtime), 1 };
+    redisReply *r = redis_conn_script(&st->conn, key, 6, args, lens);
     return r == NULL ? -1 : rs_reply_bool(st, r);
 }
 
@@ -175,6 +177,7 @@ static struct store *rs_open(const struct config *cfg)
     redis_conn_init(&st->conn, &cfg->redis, cfg->redis_timeout_ms);
     snprintf(st->prefix, sizeof st->prefix, "%s", cfg->redis_prefix);
     snprintf(st->ttl, sizeof st->ttl, "%ld", cfg->ttl);
+    snprintf(st->max_age, sizeof st->max_age, "%ld", cfg->max_age);
     return st;
 }
 

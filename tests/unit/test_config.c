@@ -30,6 +30,7 @@ Test(config, defaults)
     cr_expect_eq(cfg.redis.port, 6379);
     cr_expect_eq(cfg.redis_timeout_ms, 200);
     cr_expect_eq(cfg.ttl, 1800);
+    cr_expect_eq(cfg.max_age, 0);
     cr_expect_str_eq(cfg.cookie_name, "SESSION");
     cr_expect_eq(cfg.cookie_secure, COOKIE_SECURE_AUTO);
     cr_expect_eq(cfg.workers, 64);
@@ -75,6 +76,14 @@ static void expect_error(char **argv, char **env, const char *names)
     cr_expect(strstr(err, names) != NULL, "error '%s' does not name '%s'", err, names);
 }
 
+Test(config, max_age)
+{
+    cr_assert_eq(load(ARGV("--max-age", "28800"), NOENV), CONFIG_OK, "%s", err);
+    cr_expect_eq(cfg.max_age, 28800);
+    cr_assert_eq(load(NOARGS, ENV("SESSIONLAB_MAX_AGE=0")), CONFIG_OK, "%s", err);
+    cr_expect_eq(cfg.max_age, 0);
+}
+
 Test(config, bad_values_name_the_setting)
 {
     expect_error(ARGV("--store", "bogus"), NOENV, "--store");
@@ -96,6 +105,9 @@ Test(config, bad_values_name_the_setting)
     expect_error(NOARGS, ENV("SESSIONLAB_COOKIE_NAME="), "SESSIONLAB_COOKIE_NAME");
     expect_error(NOARGS, ENV("SESSIONLAB_COOKIE_SECURE=yes"), "SESSIONLAB_COOKIE_SECURE");
     expect_error(NOARGS, ENV("SESSIONLAB_MAX_SESSIONS=0"), "SESSIONLAB_MAX_SESSIONS");
+    expect_error(NOARGS, ENV("SESSIONLAB_MAX_AGE=-1"), "SESSIONLAB_MAX_AGE");
+    expect_error(NOARGS, ENV("SESSIONLAB_MAX_AGE=8h"), "SESSIONLAB_MAX_AGE");
+    expect_error(ARGV("--max-age=31536001"), NOENV, "--max-age");
     expect_error(NOARGS, ENV("SESSIONLAB_INSTANCE=<b>"), "SESSIONLAB_INSTANCE");
 }
 

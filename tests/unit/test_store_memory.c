@@ -28,13 +28,15 @@ static void make_id(char id[SID_LEN + 1], unsigned n)
     snprintf(id, SID_LEN + 1, "%08x%024x", n, 0xabcdefu);
 }
 
-/* Starts a store with a fake clock and returns the first handle. */
-static void start(long ttl, long max_sessions)
+/* Starts a store with a fake clock, sessions idling out after ttl and
+ * ending max_age (0: never) seconds after their creation. */
+static void start_aging(long ttl, long max_age, long max_sessions)
 {
     struct config cfg;
     char err[128] = "";
     memset(&cfg, 0, sizeof cfg);
     cfg.ttl = ttl;
+    cfg.max_age = max_age;
     cfg.max_sessions = max_sessions;
     snprintf(cfg.instance, sizeof cfg.instance, "pod-a");
     atomic_store(&fake_ms, 1000000);
@@ -42,6 +44,11 @@ static void start(long ttl, long max_sessions)
     cr_assert_eq(ops->global_init(&cfg, err, sizeof err), 0, "%s", err);
     st = ops->open(&cfg);
     cr_assert_not_null(st);
+}
+
+static void start(long ttl, long max_sessions)
+{
+    start_aging(ttl, 0, max_sessions);
 }
 
 static void stop(void)
@@ -188,6 +195,40 @@ Test(store_memory, sliding_ttl_expiry)
     advance_s(60);
     cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0);
     cr_assert_eq(ops->live(st), 0);
+}
+
+Test(store_memory, max_age_ends_a_busy_session)
+{
+    char id[SID_LEN + 1], id2[SID_LEN + 1];
+    start_aging(60, 100, 1000);
+    make_id(id, 20);
+    make_id(id2, 21);
+    cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    for (int i = 0; i < 9; i++) {
+        advance_s(11);
+        cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1, "alive at %d s", (i + 1) * 11);
+    }
+    cr_assert_eq(ops->set_value(st, id2, "v", 1, 1, true), 1, "set can create");
+    advance_s(1); /* 100 s after the create */
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0, "ended at max_age however busy");
+    cr_assert_eq(ops->set_value(st, id, "v", 1, 1, false), 0);
+    advance_s(50);
+    cr_assert_eq(ops->touch(st, id2, "pod-a", &out), 1);
+    advance_s(48); /* 99 s after id2's creating set: still alive */
+    cr_assert_eq(ops->touch(st, id2, "pod-a", &out), 1);
+    advance_s(1);
+    cr_assert_eq(ops->touch(st, id2, "pod-a", &out), 0, "a set-created session ages too");
+    cr_assert_eq(ops->live(st), 0);
+}
+
+Test(store_memory, max_age_longer_than_idle_changes_nothing_idle)
+{
+    char id[SID_LEN + 1];
+    start_aging(10, 1000, 1000);
+    make_id(id, 22);
+    cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    advance_s(10);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0, "idle timeout still applies");
 }
 
 Test(store_memory, expired_is_missing_for_every_op)
