@@ -16,6 +16,11 @@ _stack_spawn() { # NAME CMD...: starts CMD in the background, records its pid
     local name=$1; shift
     if [[ ${STACK_LOGS:-inherit} == file ]]; then
         "$@" >"$STACK_RUNDIR/$name.log" 2>&1 &
+    elif [[ -S /dev/stdout ]]; then
+        # nginx open()s /dev/stdout for its access log, which fails (ENXIO)
+        # when stdout is a socket (a supervisor's or node's pipe): hand it
+        # a real pipe, copied to ours.
+        "$@" > >(cat) &
     else
         "$@" &
     fi

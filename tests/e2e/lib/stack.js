@@ -220,4 +220,4 @@ async function startStack({ label = 'stack', store = 'memory', replicas = 1, aff
   }
 }
 
-module.exports = { ROOT, APP, freePort, startRedis, startApp, startNginx, startStack, makeLogDir, sleep, Proc };
+module.exports = { ROOT, APP, freePort, canConnect, startRedis, startApp, startNginx, startStack, makeLogDir, sleep, Proc };
