@@ -8,7 +8,7 @@ const { test, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { ROOT, freePort, canConnect, sleep } = require('./lib/stack');
+const { ROOT, canConnect, sleep } = require('./lib/stack');
 const { request, Jar } = require('./lib/http');
 
 const RUN = path.join(ROOT, 'scripts', 'run');
@@ -17,15 +17,23 @@ function alive(pid) {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
+/**
+ * replicas + 1 consecutive free ports below the ephemeral range (32768+),
+ * where the other e2e files' ports and client sockets never land: [nginx,
+ * app base]. (An ephemeral port free a moment ago can be taken by any
+ * connection before scripts/run binds it.)
+ */
+async function freeBlock(replicas) {
+  for (;;) {
+    const first = 20000 + Math.floor(Math.random() * 12000);
+    const busy = await Promise.all(Array.from({ length: replicas + 1 }, (_, i) => canConnect(first + i)));
+    if (!busy.some(Boolean)) return [first, first + 1];
+  }
+}
+
 /** scripts/run ARGS on free ports; resolves once it printed its pids. */
 async function startRun(args, replicas) {
-  const port = await freePort();
-  let base;
-  for (;;) { // replicas consecutive free ports for the apps
-    base = await freePort();
-    const busy = await Promise.all(Array.from({ length: replicas }, (_, i) => canConnect(base + i)));
-    if (base + replicas < 65536 && !busy.some(Boolean)) break;
-  }
+  const [port, base] = await freeBlock(replicas);
   const child = spawn(RUN, [...args, '--port', String(port)], {
     env: { ...process.env, STACK_APP_BASE_PORT: String(base) }, stdio: ['ignore', 'pipe', 'pipe'],
   });
