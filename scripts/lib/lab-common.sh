@@ -85,6 +85,16 @@ lab_probes_kill() {
     LAB_PROBE_PIDS=()
 }
 
+# lab_nginx_how REPLICAS AFFINITY: how a load-balancer nginx spreads the row.
+lab_nginx_how() {
+    if (( $1 == 1 )); then echo "nginx"; return; fi
+    case $2 in
+        none) echo "nginx round robin" ;;
+        client-ip) echo "nginx client-ip affinity (hash \$remote_addr)" ;;
+        cookie) echo "nginx cookie affinity (SLROUTE)" ;;
+    esac
+}
+
 # lab_served_in LOG: the reads (GET /api/session answered 200) in an nginx
 # access log.
 lab_served_in() {

@@ -33,14 +33,7 @@ lab_local_teardown() {
 }
 
 lab_local_describe() {
-    local store=$1 replicas=$2 affinity=$3 how
-    case $affinity in
-        none) how="nginx round robin" ;;
-        client-ip) how="nginx client-ip affinity (hash \$remote_addr)" ;;
-        cookie) how="nginx cookie affinity (SLROUTE)" ;;
-    esac
-    (( replicas == 1 )) && how="nginx"
-    echo "$store x$replicas, $how"
+    echo "$1 x$2, $(lab_nginx_how "$2" "$3")"
 }
 
 lab_local_start() {

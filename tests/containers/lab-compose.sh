@@ -96,14 +96,7 @@ lab_compose_teardown() {
 }
 
 lab_compose_describe() {
-    local store=$1 replicas=$2 affinity=$3 how
-    case $affinity in
-        none) how="nginx round robin" ;;
-        client-ip) how="nginx client-ip affinity (hash \$remote_addr)" ;;
-        cookie) how="nginx cookie affinity (SLROUTE)" ;;
-    esac
-    (( replicas == 1 )) && how="nginx"
-    echo "$store x$replicas, compose $(basename "$(_lab_compose_env_file "$@")" .env), $how"
+    echo "$1 x$2, compose $(basename "$(_lab_compose_env_file "$@")" .env), $(lab_nginx_how "$2" "$3")"
 }
 
 # _lab_compose_env_file STORE REPLICAS AFFINITY: the docker/env file of that
