@@ -17,22 +17,22 @@
  *          key is absent and not created, else 1 (a new hash gets count 0).
  * A view is {count, has_value 0/1, value or '', vtime or '0', served}: no
  * nil in the table, since Lua would cut the array at the first hole.
- * Every hash records 'born' (Redis's clock, seconds). A session older than
- * the lifetime is deleted when next used and counts as absent; hashes
- * without 'born' never age (they get it on their next set).
+ * Every hash records 'born' (Redis's clock, seconds). touch and set first
+ * delete a session older than the lifetime, which then counts as absent;
+ * hashes without 'born' never age (they get it on their next set). create
+ * only ever sees a fresh id, so it does not look.
  */
 const char redis_script_body[] =
     "local k, op, ttl, maxage = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
     "local function now() return tonumber(redis.call('TIME')[1]) end\n"
-    "local function aged()\n"
-    "  if maxage == 0 then return false end\n"
+    "local function end_if_aged()\n"
+    "  if maxage == 0 then return end\n"
     "  local born = tonumber(redis.call('HGET', k, 'born'))\n"
-    "  if born == nil or now() - born < maxage then return false end\n"
-    "  redis.call('DEL', k)\n"
-    "  return true\n"
+    "  if born and now() - born >= maxage then redis.call('DEL', k) end\n"
     "end\n"
     "if op == 'touch' then\n"
-    "  if aged() or redis.call('EXPIRE', k, ttl) == 0 then return false end\n"
+    "  end_if_aged()\n"
+    "  if redis.call('EXPIRE', k, ttl) == 0 then return false end\n"
     "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
     "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
     "  local out, max = {ARGV[4]}, tonumber(ARGV[5])\n"
@@ -43,14 +43,14 @@ const char redis_script_body[] =
     "  redis.call('HSET', k, 'served', served)\n"
     "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served}\n"
     "end\n"
-    "local exists = not aged() and redis.call('EXISTS', k) == 1\n"
     "if op == 'create' then\n"
-    "  if exists then return 0 end\n"
+    "  if redis.call('EXISTS', k) == 1 then return 0 end\n"
     "  redis.call('HSET', k, 'count', 1, 'served', ARGV[4], 'born', now())\n"
     "  redis.call('EXPIRE', k, ttl)\n"
     "  return {1, 0, '', '0', ARGV[4]}\n"
     "elseif op == 'set' then\n"
-    "  if not exists and ARGV[6] ~= '1' then return 0 end\n"
+    "  end_if_aged()\n"
+    "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
     "  redis.call('HSET', k, 'value', ARGV[4], 'vtime', ARGV[5])\n"
     "  redis.call('HSETNX', k, 'count', 0)\n"
     "  redis.call('HSETNX', k, 'born', now())\n"
