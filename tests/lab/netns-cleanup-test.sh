@@ -12,17 +12,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/scripts/lib/common.sh"
 [[ $(id -u) -eq 0 ]] || sl_die "needs root (network namespaces)"
 
-failed=0
+# shellcheck source=../lib/checks.sh
+. "$root/tests/lib/checks.sh"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-check() { # NAME WANT GOT
-    if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want '$2', got '$3'"; failed=1; fi
-}
-
 # interrupted CASE SIGNAL PATTERN [ENV...]: runs the lab (row "6 memory"
-# only) with SIGNAL reset to its default (a background job would otherwise
-# ignore SIGINT), sends SIGNAL once PATTERN is in its output (no signal when
+# only) with SIGINT reset to its default (a background job of a script
+# starts with it ignored, and bash cannot trap what it inherits ignored), sends SIGNAL once PATTERN is in its output (no signal when
 # PATTERN is empty), waits, and checks what is left. Prints nothing; sets rc.
 interrupted() {
     local name=$1 sig=$2 pattern=$3 pid i left procs apps_before dirs_before
@@ -37,7 +34,7 @@ interrupted() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        grep -qE "$pattern" "$out" || { echo "FAIL $name: never saw /$pattern/:"; tail -5 "$out"; failed=1; }
+        grep -qE "$pattern" "$out" || { fail "$name: never saw /$pattern/:"; tail -5 "$out"; }
         kill "-$sig" "$pid" 2>/dev/null || true
     fi
     set +e
@@ -45,11 +42,11 @@ interrupted() {
     rc=$?
     set -e
     left=$(ip netns list | awk -v t="sl$pid-" 'index($1, t) == 1 { print $1 }' | paste -sd' ')
-    check "$name: no namespace left" "" "$left"
+    expect "$name: no namespace left" "" "$left"
     procs=$(pgrep -f "sessionlab-lab\\." | paste -sd' ' || true)
-    check "$name: no nginx or redis-server of it left" "" "$procs"
-    check "$name: no sessionlab-app of it left" "$apps_before" "$(pgrep -cx sessionlab-app || true)"
-    check "$name: its runtime directory removed" "$dirs_before" "$(_run_dirs)"
+    expect "$name: no nginx or redis-server of it left" "" "$procs"
+    expect "$name: no sessionlab-app of it left" "$apps_before" "$(pgrep -cx sessionlab-app || true)"
+    expect "$name: its runtime directory removed" "$dirs_before" "$(_run_dirs)"
 }
 
 _run_dirs() { # the netns target's runtime directories (mktemp sessionlab-lab.*)
@@ -57,14 +54,14 @@ _run_dirs() { # the netns target's runtime directories (mktemp sessionlab-lab.*)
 }
 
 interrupted "Ctrl-C mid-row" INT '^==> step 6 memory: .*kill one replica'
-check "Ctrl-C mid-row: exit status 130" 130 "$rc"
+expect "Ctrl-C mid-row: exit status 130" 130 "$rc"
 
 interrupted "SIGTERM during setup" TERM '^==> netns: namespaces '
-check "SIGTERM during setup: exit status 143" 143 "$rc"
+expect "SIGTERM during setup: exit status 143" 143 "$rc"
 
 interrupted "an app that cannot start" "" "" SESSIONLAB_APP=/bin/false
-check "an app that cannot start: the lab fails" yes "$([[ $rc -ne 0 ]] && echo yes || echo no)"
-grep -q "the app exited" "$out" && echo "ok   an app that cannot start: says so" \
-    || { echo "FAIL an app that cannot start: no clear message:"; tail -5 "$out"; failed=1; }
+expect "an app that cannot start: the lab fails" yes "$([[ $rc -ne 0 ]] && echo yes || echo no)"
+grep -q "the app exited" "$out" && ok "an app that cannot start: says so" \
+    || { fail "an app that cannot start: no clear message:"; tail -5 "$out"; }
 
-exit $failed
+checks_summary

@@ -16,12 +16,10 @@ probe=${1:-$root/build/tools/sessionlab-probe}
 port=$(sl_free_port 18280 18379) || sl_die "no free port"
 STACK_LOGS=file
 STACK_APP_BASE_PORT=19601
-failed=0
+# shellcheck source=../lib/checks.sh
+. "$root/tests/lib/checks.sh"
 trap 'stop_stack 2>/dev/null' EXIT
 
-check() { # NAME WANT GOT
-    if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want $2, got $3"; failed=1; fi
-}
 
 run() { # runs the probe, prints its exit status; stdout to $out
     set +e
@@ -32,31 +30,31 @@ run() { # runs the probe, prints its exit status; stdout to $out
 out=$(mktemp)
 trap 'stop_stack 2>/dev/null; rm -f "$out" "$out.err"' EXIT
 
-check "usage: no URL" 2 "$(run)"
-check "usage: bad -n" 2 "$(run http://127.0.0.1:1/ -n x)"
-check "usage: bad --resolve" 2 "$(run http://127.0.0.1:1/ --resolve nope)"
-check "unreachable" 2 "$(run "http://127.0.0.1:$port/" -n 2)"
-grep -q "got no HTTP answer" "$out.err" && echo "ok   unreachable message" || { echo "FAIL unreachable message"; failed=1; }
+expect "usage: no URL" 2 "$(run)"
+expect "usage: bad -n" 2 "$(run http://127.0.0.1:1/ -n x)"
+expect "usage: bad --resolve" 2 "$(run http://127.0.0.1:1/ --resolve nope)"
+expect "unreachable" 2 "$(run "http://127.0.0.1:$port/" -n 2)"
+grep -q "got no HTTP answer" "$out.err" && ok "unreachable message" || fail "unreachable message"
 
 start_stack memory 1 none "$port" 2>/dev/null
-check "memory x1 continuous" 0 "$(run "$STACK_URL" -n 15 --clients 3 --set-value 'x y&z' --json)"
-check "json: 3 clients" 3 "$(jq '.per_client | length' "$out")"
-check "json: counts 1..15" true "$(jq '[.per_client[] | .count_ok and .final_count == 15] | all' "$out")"
-check "json: value kept" true "$(jq '[.per_client[].value_kept] | all' "$out")"
-check "json: distinct ids" 3 "$(jq '[.per_client[].first_session_id] | unique | length' "$out")"
-check "text report" 0 "$(run "$STACK_URL" -n 3)"
-grep -q "1 of 1 session continuous" "$out" && echo "ok   text total line" || { echo "FAIL text total line"; failed=1; }
+expect "memory x1 continuous" 0 "$(run "$STACK_URL" -n 15 --clients 3 --set-value 'x y&z' --json)"
+expect "json: 3 clients" 3 "$(jq '.per_client | length' "$out")"
+expect "json: counts 1..15" true "$(jq '[.per_client[] | .count_ok and .final_count == 15] | all' "$out")"
+expect "json: value kept" true "$(jq '[.per_client[].value_kept] | all' "$out")"
+expect "json: distinct ids" 3 "$(jq '[.per_client[].first_session_id] | unique | length' "$out")"
+expect "text report" 0 "$(run "$STACK_URL" -n 3)"
+grep -q "1 of 1 session continuous" "$out" && ok "text total line" || fail "text total line"
 stop_stack 2>/dev/null
 
 start_stack memory 3 none "$port" 2>/dev/null
-check "memory x3 round robin broken" 1 "$(run "$STACK_URL" -n 9 --json)"
-check "json: id changed" true "$(jq '.per_client[0].id_changes > 0' "$out")"
-check "json: 3 hosts" 3 "$(jq '.total.hosts | length' "$out")"
+expect "memory x3 round robin broken" 1 "$(run "$STACK_URL" -n 9 --json)"
+expect "json: id changed" true "$(jq '.per_client[0].id_changes > 0' "$out")"
+expect "json: 3 hosts" 3 "$(jq '.total.hosts | length' "$out")"
 stop_stack 2>/dev/null
 
 # Cookie affinity needs the jar to keep SLROUTE as well as SESSION.
 start_stack memory 3 cookie "$port" 2>/dev/null
-check "memory x3 cookie affinity continuous" 0 "$(run "$STACK_URL" -n 12 --clients 4)"
+expect "memory x3 cookie affinity continuous" 0 "$(run "$STACK_URL" -n 12 --clients 4)"
 stop_stack 2>/dev/null
 
-exit "$failed"
+checks_summary
