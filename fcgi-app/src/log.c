@@ -1,8 +1,8 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <time.h>
 
 /* Formats "2026-11-27T12:00:00Z level message\n" into one buffer and writes
  * it with a single fputs, so lines from different threads never interleave. */
@@ -42,5 +42,61 @@ void log_error(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     log_line("error", fmt, ap);
+    va_end(ap);
+}
+
+/* true when lim allows a line now; *dropped is how many it held back. */
+static bool limit_take(struct log_limit *lim, unsigned long *dropped)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pthread_mutex_lock(&lim->lock);
+    bool ok = lim->second != ts.tv_sec;
+    if (ok) {
+        lim->second = ts.tv_sec;
+        *dropped = lim->dropped;
+        lim->dropped = 0;
+    } else {
+        lim->dropped++;
+    }
+    pthread_mutex_unlock(&lim->lock);
+    return ok;
+}
+
+static void log_fmt(const char *level, const char *fmt, ...) LOG_PRINTF(2, 3);
+static void log_fmt(const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, fmt, ap);
+    va_end(ap);
+}
+
+static void log_limited(struct log_limit *lim, const char *level, const char *fmt, va_list ap)
+{
+    unsigned long dropped;
+    if (!limit_take(lim, &dropped))
+        return;
+    char msg[900];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (dropped)
+        log_fmt(level, "%s (%lu more like it not logged)", msg, dropped);
+    else
+        log_fmt(level, "%s", msg);
+}
+
+void log_error_limited(struct log_limit *lim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_limited(lim, "error", fmt, ap);
+    va_end(ap);
+}
+
+void log_info_limited(struct log_limit *lim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_limited(lim, "info", fmt, ap);
     va_end(ap);
 }

@@ -24,6 +24,13 @@
 
 /* Process-wide: is the store failing? Flips log one line each way. */
 static int store_failing;
+/* Process-wide: set once when the server starts draining (SIGTERM). */
+static int draining;
+
+void routes_begin_drain(void)
+{
+    __atomic_store_n(&draining, 1, __ATOMIC_RELEASE);
+}
 
 int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg,
                     const struct store_ops *ops)
@@ -293,6 +300,10 @@ static void route_clear(struct route_ctx *ctx, const struct request *rq, struct 
 
 static void route_readyz(struct route_ctx *ctx, struct response *resp)
 {
+    if (__atomic_load_n(&draining, __ATOMIC_ACQUIRE)) {
+        reply_text(ctx, resp, 503, "not ready: shutting down\n");
+        return;
+    }
     long long t0 = now_ns();
     if (store_done(ctx, ctx->ops->ping(ctx->st), t0) < 0) {
         reply_text(ctx, resp, 503, "not ready: session store unavailable\n");

@@ -32,6 +32,9 @@ int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg,
                     const struct store_ops *ops);
 void routes_ctx_fini(struct route_ctx *ctx);
 
+/* From now on /readyz answers 503 "shutting down" (process-wide, once). */
+void routes_begin_drain(void);
+
 /* Answers one request: reads its body from in, writes the response to out. */
 void routes_handle(struct route_ctx *ctx, const struct request *rq,
                    FCGX_Stream *in, FCGX_Stream *out);

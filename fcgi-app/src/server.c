@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conns.h"
 #include "log.h"
 #include "request.h"
 #include "routes.h"
@@ -22,82 +23,73 @@
 #define STOP_POLL_MS 20
 #define STOP_QUIET_MS 200      /* no request for this long: idle links may close */
 #define STOP_GRACE_MS 10000    /* close idle links after this even under load */
-
-enum worker_state { WORKER_WAITING, WORKER_BUSY };
+#define DRAIN_MAX (1024 * 1024) /* unread body bytes read to keep a connection */
+#define FD_SOFT_MAX 65536      /* RLIMIT_NOFILE is raised up to this */
+#define FD_RESERVE 64          /* fds kept for everything but connections */
 
 struct worker {
     pthread_t tid;
-    pthread_mutex_t lock;       /* guards state and conn_fd */
-    enum worker_state state;
-    int conn_fd;                /* kept-alive connection read while WAITING, or -1 */
-    int done;                   /* the thread has left its loop */
     FCGX_Request req;
     struct route_ctx *ctx;
 };
 
-static int stopping;            /* set once by the main thread */
-static int accepting;           /* workers about to accept a new connection */
+static struct conns conns;
 static unsigned long served;    /* requests answered, for the quiet check */
 
-static bool is_stopping(void)
-{
-    return __atomic_load_n(&stopping, __ATOMIC_ACQUIRE) != 0;
-}
-
-static void set_state(struct worker *w, enum worker_state s, int fd)
-{
-    pthread_mutex_lock(&w->lock);
-    w->state = s;
-    w->conn_fd = fd;
-    pthread_mutex_unlock(&w->lock);
-}
-
 /*
- * libfcgi serves one connection per thread: a connection nginx keeps alive
- * pins its worker while idle. When this worker finishes a request and no
- * other worker is free to accept, it closes its connection instead of
- * keeping it, so connections waiting in the listen queue are never starved.
- * (keepConnection is libfcgi's own flag, read by FCGX_Finish_r.)
+ * Reads what the route left of the request body, so the connection is at a
+ * record boundary for the next request (libfcgi does not skip an unread
+ * body). false when the connection cannot be kept: a read error, or more
+ * than DRAIN_MAX bytes to skip (nginx never sends more than 16 KiB).
  */
-static void finish_request(struct worker *w)
+static bool drain_body(FCGX_Stream *in)
 {
-    if (is_stopping() || __atomic_load_n(&accepting, __ATOMIC_RELAXED) == 0)
-        w->req.keepConnection = 0;
-    FCGX_Finish_r(&w->req);
+    char sink[4096];
+    long total = 0;
+    int n;
+    while ((n = FCGX_GetStr(sink, (int)sizeof sink, in)) > 0)
+        if ((total += n) > DRAIN_MAX)
+            return false;
+    return FCGX_GetError(in) == 0;
 }
 
-static int accept_next(struct worker *w)
+/* Serves one request on cn, then hands the connection back; true when
+ * the next one is already waiting on it. */
+static bool serve_one(struct worker *w, struct conn cn)
 {
-    bool fresh = w->req.ipcFd < 0;
-    set_state(w, WORKER_WAITING, w->req.ipcFd);
-    if (fresh)
-        __atomic_fetch_add(&accepting, 1, __ATOMIC_RELAXED);
-    int rc = FCGX_Accept_r(&w->req);
-    if (fresh)
-        __atomic_fetch_sub(&accepting, 1, __ATOMIC_RELAXED);
-    set_state(w, WORKER_BUSY, -1);
-    return rc;
+    FCGX_Request *req = &w->req;
+    req->ipcFd = cn.fd;
+    /* FCGX_Accept_r first finishes the previous request: it must not close
+     * this fd. When libfcgi closes on a protocol error, a plain close()
+     * (detached), not its 2 s lingering one. */
+    req->keepConnection = 1;
+    req->detached = 1;
+    if (FCGX_Accept_r(req) < 0) {
+        /* EOF or garbage: libfcgi closed the fd, then failed to accept on
+         * listen_sock -1 instead of blocking in accept(). */
+        req->ipcFd = -1;
+        return conns_done(&conns, cn, CONN_GONE);
+    }
+    struct request rq;
+    request_parse(&rq, req->envp);
+    routes_handle(w->ctx, &rq, req->in, req->out);
+    bool keep = req->keepConnection && drain_body(req->in);
+    req->keepConnection = 1; /* conns_done closes, not libfcgi */
+    FCGX_Finish_r(req);
+    enum conn_end how = req->ipcFd < 0 ? CONN_GONE : keep ? CONN_KEEP : CONN_CLOSE;
+    req->ipcFd = -1;
+    __atomic_fetch_add(&served, 1, __ATOMIC_RELAXED);
+    return conns_done(&conns, cn, how);
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct request rq;
-    while (!is_stopping()) {
-        if (accept_next(w) < 0) {
-            if (is_stopping())
-                break;
-            log_error("accept failed: %s", strerror(errno));
-            nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000}, NULL);
-            continue;
-        }
-        request_parse(&rq, w->req.envp);
-        routes_handle(w->ctx, &rq, w->req.in, w->req.out);
-        finish_request(w);
-        __atomic_fetch_add(&served, 1, __ATOMIC_RELAXED);
-    }
-    FCGX_Free(&w->req, 1);
-    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    struct conn cn;
+    while (conns_next(&conns, &cn))
+        while (serve_one(w, cn))
+            ;
+    FCGX_Free(&w->req, 0);
     return NULL;
 }
 
@@ -118,6 +110,25 @@ static int open_listener(const struct config *cfg)
     return fd;
 }
 
+/*
+ * Raises the fd limit to its hard limit (at most FD_SOFT_MAX) and returns
+ * how many connections fit: idle connections cost an fd each, not a thread.
+ */
+static int connection_budget(int workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024 - FD_RESERVE - 2 * workers;
+    rlim_t want = rl.rlim_max < FD_SOFT_MAX ? rl.rlim_max : FD_SOFT_MAX;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long cur = rl.rlim_cur > FD_SOFT_MAX ? FD_SOFT_MAX : (long)rl.rlim_cur;
+    return (int)(cur - FD_RESERVE - 2L * workers);
+}
+
 static void ctx_free(struct route_ctx *ctx)
 {
     if (!ctx)
@@ -126,11 +137,9 @@ static void ctx_free(struct route_ctx *ctx)
     munmap(ctx, sizeof *ctx);
 }
 
-static int worker_start(struct worker *w, int listen_fd, const struct config *cfg,
+static int worker_start(struct worker *w, const struct config *cfg,
                         const struct store_ops *ops, const pthread_attr_t *attr)
 {
-    pthread_mutex_init(&w->lock, NULL);
-    w->conn_fd = -1;
     /* mmap, not calloc: the ~86 KiB of scratch buffers stay untouched (and
      * so not resident) until a request needs them; calloc would zero them
      * and make every idle worker cost its whole context. */
@@ -138,38 +147,15 @@ static int worker_start(struct worker *w, int listen_fd, const struct config *cf
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     w->ctx = mem == MAP_FAILED ? NULL : mem;
     int rc = 0;
-    if (!w->ctx || routes_ctx_init(w->ctx, cfg, ops) < 0 ||
-        FCGX_InitRequest(&w->req, listen_fd, 0) != 0)
+    /* listen_sock -1: libfcgi never accepts; the connection set does. */
+    if (!w->ctx || routes_ctx_init(w->ctx, cfg, ops) < 0 || FCGX_InitRequest(&w->req, -1, 0) != 0)
         log_error("out of memory starting a worker");
     else if ((rc = pthread_create(&w->tid, attr, worker_main, w)) != 0)
         log_error("cannot start a worker thread: %s", strerror(rc));
     else
         return 0;
     ctx_free(w->ctx);
-    pthread_mutex_destroy(&w->lock);
     return -1;
-}
-
-/* Wakes workers idling on kept-alive connections so they can exit. */
-static void close_idle_connections(struct worker *ws, int n)
-{
-    for (int i = 0; i < n; i++) {
-        pthread_mutex_lock(&ws[i].lock);
-        if (ws[i].state == WORKER_WAITING && ws[i].conn_fd >= 0)
-            shutdown(ws[i].conn_fd, SHUT_RDWR);
-        pthread_mutex_unlock(&ws[i].lock);
-    }
-}
-
-static int wait_for_signal(void)
-{
-    sigset_t set;
-    int sig = 0;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigwait(&set, &sig);
-    return sig;
 }
 
 static long long mono_ms(void)
@@ -179,26 +165,22 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool all_done(struct worker *ws, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!__atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE))
-            return false;
-    return true;
-}
-
 /*
- * Waits for the workers to leave. A worker idling on a kept-alive connection
- * leaves after serving one more request on it (answered, then closed). Its
- * connection is closed from here only once no request came for
- * STOP_QUIET_MS (or after STOP_GRACE_MS): closing it while nginx is writing
- * a request into it would fail that request, and nginx cannot retry a POST.
+ * The drain after SIGTERM: /readyz answers 503 from now on, the listener
+ * closes (nginx's new connections are refused, and a refused GET or POST
+ * is retried on another server), and every connection is closed after its
+ * next request. Idle connections are closed from here only once no request
+ * came for STOP_QUIET_MS (or after STOP_GRACE_MS): closing one while nginx
+ * is writing a request into it would fail that request, and nginx cannot
+ * retry a POST.
  */
-static void drain_workers(struct worker *ws, int n)
+static void drain(void)
 {
+    routes_begin_drain();
+    conns_begin_drain(&conns);
     long long start = mono_ms(), quiet_since = start;
     unsigned long last = __atomic_load_n(&served, __ATOMIC_RELAXED);
-    while (!all_done(ws, n)) {
+    while (conns_open_count(&conns) > 0) {
         nanosleep(&(struct timespec){.tv_nsec = STOP_POLL_MS * 1000000L}, NULL);
         long long now = mono_ms();
         unsigned long cur = __atomic_load_n(&served, __ATOMIC_RELAXED);
@@ -207,63 +189,115 @@ static void drain_workers(struct worker *ws, int n)
             quiet_since = now;
         }
         if (now - quiet_since >= STOP_QUIET_MS || now - start >= STOP_GRACE_MS)
-            close_idle_connections(ws, n);
+            conns_close_idle(&conns);
     }
 }
 
-/* Stops accepting, lets requests in flight finish, joins every worker. */
-static void stop_workers(struct worker *ws, int started, int listen_fd)
+static void stop_workers(struct worker *ws, int started)
 {
-    __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
-    shutdown(listen_fd, SHUT_RDWR);
-    drain_workers(ws, started);
+    conns_stop(&conns);
     for (int i = 0; i < started; i++) {
         pthread_join(ws[i].tid, NULL);
         ctx_free(ws[i].ctx);
-        pthread_mutex_destroy(&ws[i].lock);
     }
-    close(listen_fd);
 }
 
-static void block_signals(void)
+/* The signals the main thread takes with sigwait; blocked in every thread. */
+static void signals_block(sigset_t *set)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* FCGX_Init installs libfcgi's handlers (SIGUSR1 and SIGTERM set a flag
+ * that fails every later accept; SIGPIPE an empty handler that interrupts
+ * syscalls). Put back ours: the signals are blocked and taken by sigwait,
+ * and a write to a closed connection fails with EPIPE. */
+static void signals_restore(void)
+{
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 }
 
-int server_run(const struct config *cfg, const struct store_ops *ops)
+/*
+ * Returns SIGTERM or SIGINT. SIGHUP, SIGUSR1 and SIGUSR2 (an operator's
+ * reload or log-reopen habit from nginx-style daemons) change nothing
+ * here: the app has no configuration file and logs to stderr. Each is
+ * logged, at most once a second.
+ */
+static int wait_for_stop(const sigset_t *set)
 {
-    block_signals();
-    if (FCGX_Init() != 0) {
-        log_error("libfcgi failed to initialise");
-        return 1;
+    static struct log_limit lim_hup = LOG_LIMIT_INIT, lim_usr1 = LOG_LIMIT_INIT,
+                            lim_usr2 = LOG_LIMIT_INIT;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        struct log_limit *lim = sig == SIGHUP ? &lim_hup : sig == SIGUSR1 ? &lim_usr1 : &lim_usr2;
+        log_info_limited(lim, "%s received: ignored (nothing to reload: settings come from the "
+                              "environment and flags, logs go to stderr)",
+                         sig == SIGHUP ? "SIGHUP" : sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
     }
-    int listen_fd = open_listener(cfg);
-    if (listen_fd < 0)
-        return 1;
-    struct worker *ws = calloc((size_t)cfg->workers, sizeof *ws);
+}
+
+static int start_workers(struct worker *ws, const struct config *cfg, const struct store_ops *ops)
+{
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, WORKER_STACK);
     int started = 0;
-    while (ws && started < cfg->workers &&
-           worker_start(&ws[started], listen_fd, cfg, ops, &attr) == 0)
+    while (started < cfg->workers && worker_start(&ws[started], cfg, ops, &attr) == 0)
         started++;
     pthread_attr_destroy(&attr);
-    int ok = ws && started == cfg->workers;
+    return started;
+}
+
+static int serve(const struct config *cfg, const struct store_ops *ops, const sigset_t *set,
+                 int max_open)
+{
+    struct worker *ws = calloc((size_t)cfg->workers, sizeof *ws);
+    int started = ws ? start_workers(ws, cfg, ops) : 0;
+    bool ok = ws && started == cfg->workers;
     if (ok) {
-        log_info("serving on %s with %d workers", cfg->listen, started);
-        int sig = wait_for_signal();
+        log_info("serving on %s with %d workers, up to %d connections", cfg->listen, started, max_open);
+        int sig = wait_for_stop(set);
         log_info("%s received: finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        drain();
     }
-    if (ws)
-        stop_workers(ws, started, listen_fd);
+    stop_workers(ws, started);
     free(ws);
-    if (ok)
-        log_info("stopped");
     return ok ? 0 : 1;
+}
+
+int server_run(const struct config *cfg, const struct store_ops *ops)
+{
+    sigset_t set;
+    signals_block(&set);
+    if (FCGX_Init() != 0) {
+        log_error("libfcgi failed to initialise");
+        return 1;
+    }
+    signals_restore();
+    int max_open = connection_budget(cfg->workers);
+    if (max_open < 16) {
+        log_error("too few file descriptors (RLIMIT_NOFILE) for %d workers and their connections",
+                  cfg->workers);
+        return 1;
+    }
+    int listen_fd = open_listener(cfg);
+    if (listen_fd < 0 || conns_init(&conns, listen_fd, max_open) < 0)
+        return 1;
+    int rc = serve(cfg, ops, &set, max_open);
+    conns_fini(&conns);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
 }
