@@ -60,14 +60,17 @@ static long long now_ns(void)
  * store starts or stops failing. Returns rc. */
 static int store_done(struct route_ctx *ctx, int rc, long long t0)
 {
+    /* A store that flaps on every request still writes a line a second. */
+    static struct log_limit lim_down = LOG_LIMIT_INIT, lim_up = LOG_LIMIT_INIT;
     metrics_store_latency(now_ns() - t0);
     if (rc < 0) {
         metrics_store_error();
         if (__atomic_exchange_n(&store_failing, 1, __ATOMIC_RELAXED) == 0)
-            log_error("store %s unavailable: %s", ctx->ops->name, ctx->ops->error(ctx->st));
+            log_error_limited(&lim_down, "store %s unavailable: %s", ctx->ops->name,
+                              ctx->ops->error(ctx->st));
     } else if (__atomic_load_n(&store_failing, __ATOMIC_RELAXED) &&
                __atomic_exchange_n(&store_failing, 0, __ATOMIC_RELAXED) == 1) {
-        log_info("store %s answers again", ctx->ops->name);
+        log_info_limited(&lim_up, "store %s answers again", ctx->ops->name);
     }
     return rc;
 }
@@ -152,7 +155,8 @@ static int session_create(struct route_ctx *ctx)
 {
     for (int i = 0; i < CREATE_TRIES; i++) {
         if (sid_generate(ctx->id) < 0) {
-            log_error("getrandom failed: cannot make a session id");
+            static struct log_limit lim = LOG_LIMIT_INIT;
+            log_error_limited(&lim, "getrandom failed: cannot make a session id");
             return -1;
         }
         long long t0 = now_ns();
@@ -165,7 +169,8 @@ static int session_create(struct route_ctx *ctx)
             return 0;
         }
     }
-    log_error("%d session id collisions in a row", CREATE_TRIES);
+    static struct log_limit lim = LOG_LIMIT_INIT;
+    log_error_limited(&lim, "%d session id collisions in a row", CREATE_TRIES);
     return -1;
 }
 
@@ -372,7 +377,9 @@ void routes_handle(struct route_ctx *ctx, const struct request *rq,
     buf_reset(&ctx->body);
     dispatch(ctx, r, rq, in, &resp);
     if (ctx->body.overflow) {
-        log_error("response for %s overflowed its %d-byte buffer", route_label(r), RESPONSE_MAX);
+        static struct log_limit lim = LOG_LIMIT_INIT;
+        log_error_limited(&lim, "response for %s overflowed its %d-byte buffer", route_label(r),
+                          RESPONSE_MAX);
         reply_text(ctx, &resp, 500, "internal error\n");
     }
     metrics_request(r, resp.status);
