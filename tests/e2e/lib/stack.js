@@ -46,6 +46,32 @@ function freePort() {
   });
 }
 
+/*
+ * A free 127.0.0.1 port BELOW the ephemeral range (32768-60999 here), for
+ * servers started while wrk runs: wrk's many outgoing connections take
+ * ephemeral ports, so a server binding one of those then can fail. Ports
+ * already handed out by this process are never handed out again.
+ */
+const LOW_PORT_MIN = 20000;
+const LOW_PORT_MAX = 32767;
+const lowPortsGiven = new Set();
+function canBind(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+async function lowFreePort() {
+  for (let i = 0; i < 500; i++) {
+    const port = LOW_PORT_MIN + crypto.randomInt(LOW_PORT_MAX - LOW_PORT_MIN + 1);
+    if (lowPortsGiven.has(port)) continue;
+    if (await canBind(port)) { lowPortsGiven.add(port); return port; }
+  }
+  throw new Error(`no free port in ${LOW_PORT_MIN}-${LOW_PORT_MAX}`);
+}
+
 function canConnect(port) {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
@@ -172,8 +198,10 @@ async function startNginx({ port, servers, affinity = 'none', logDir }) {
  * replica no instance is set unless `instance` is given.
  */
 async function startStack({ label = 'stack', store = 'memory', replicas = 1, affinity = 'none',
-  instance, appEnv = {} } = {}) {
+  instance, appEnv = {}, lowPorts = false } = {}) {
   const logDir = makeLogDir(label);
+  // lowPorts: every process on a port below the ephemeral range (lowFreePort).
+  const pickPort = async () => (lowPorts ? lowFreePort() : undefined);
   const stack = { logDir, apps: [], redis: null, nginx: null };
   stack.stop = async () => {
     const procs = [stack.nginx, ...stack.apps, stack.redis].filter(Boolean);
@@ -181,14 +209,14 @@ async function startStack({ label = 'stack', store = 'memory', replicas = 1, aff
   };
   try {
     if (store === 'redis') {
-      stack.redis = await startRedis({ logDir });
+      stack.redis = await startRedis({ logDir, port: await pickPort() });
       // A distinct key prefix per stack, so stacks never share sessions.
       appEnv = { SESSIONLAB_REDIS_PREFIX: `e2e:${crypto.randomBytes(4).toString('hex')}:`, ...appEnv };
     }
     const starts = [];
     for (let i = 1; i <= replicas; i++) {
       starts.push(startApp({
-        store, redisPort: stack.redis && stack.redis.port, logDir, env: appEnv,
+        port: await pickPort(), store, redisPort: stack.redis && stack.redis.port, logDir, env: appEnv,
         instance: replicas > 1 ? `app-${i}` : instance, name: `app-${i}`,
       }));
     }
@@ -197,7 +225,7 @@ async function startStack({ label = 'stack', store = 'memory', replicas = 1, aff
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     stack.nginx = await startNginx({
-      servers: stack.apps.map((a) => `127.0.0.1:${a.port}`), affinity, logDir,
+      port: await pickPort(), servers: stack.apps.map((a) => `127.0.0.1:${a.port}`), affinity, logDir,
     });
     stack.port = stack.nginx.port;
     stack.url = `http://127.0.0.1:${stack.port}`;
@@ -220,4 +248,4 @@ async function startStack({ label = 'stack', store = 'memory', replicas = 1, aff
   }
 }
 
-module.exports = { ROOT, APP, freePort, canConnect, startRedis, startApp, startNginx, startStack, makeLogDir, sleep, Proc };
+module.exports = { ROOT, APP, freePort, lowFreePort, canConnect, startRedis, startApp, startNginx, startStack, makeLogDir, sleep, Proc };
