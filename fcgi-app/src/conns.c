@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define ACCEPT_BATCH 64
 /* Edge-triggered and registered once: no epoll_ctl per request. An edge
@@ -123,6 +124,7 @@ static void listen_rearm_locked(struct conns *c)
 static void conn_closed(struct conns *c)
 {
     __atomic_fetch_sub(&c->open, 1, __ATOMIC_SEQ_CST);
+    metrics_connection_closed();
     if (!__atomic_load_n(&c->accept_paused, __ATOMIC_SEQ_CST))
         return;
     pthread_mutex_lock(&c->lock);
@@ -154,6 +156,7 @@ static void conn_add(struct conns *c, int fd)
     uint32_t gen = (uint32_t)(__atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE) >> 32) + 1;
     __atomic_store_n(&c->slots[fd], slot_word(gen, SLOT_IDLE), __ATOMIC_RELEASE);
     __atomic_fetch_add(&c->open, 1, __ATOMIC_SEQ_CST);
+    metrics_connection_opened();
     if (ctl(c, EPOLL_CTL_ADD, fd, CONN_EVENTS, conn_tag(fd, gen)) == 0)
         return;
     log_error_limited(&lim, "cannot watch a new connection: %s", strerror(errno));

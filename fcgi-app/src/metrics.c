@@ -20,6 +20,7 @@ static const long long bucket_ns[] = {
 
 static unsigned long long requests[ROUTE_COUNT][NSTATUS];
 static unsigned long long created, destroyed, store_errors;
+static unsigned long long conns_opened, conns_closed;
 static unsigned long long latency_bucket[NBUCKET + 1]; /* last: +Inf */
 static unsigned long long latency_count, latency_sum_ns;
 
@@ -51,6 +52,8 @@ void metrics_request(enum route_id r, int status)
 void metrics_session_created(void) { add(&created, 1); }
 void metrics_session_destroyed(void) { add(&destroyed, 1); }
 void metrics_store_error(void) { add(&store_errors, 1); }
+void metrics_connection_opened(void) { add(&conns_opened, 1); }
+void metrics_connection_closed(void) { add(&conns_closed, 1); }
 
 void metrics_store_latency(long long ns)
 {
@@ -111,6 +114,12 @@ void metrics_render(struct buf *b, const char *store, long long live)
     render_counter(b, "sessionlab_store_errors_total", "Store operations that failed.",
                    get(&store_errors));
     render_latency(b);
+    unsigned long long opened = get(&conns_opened), closed = get(&conns_closed);
+    render_counter(b, "sessionlab_connections_accepted_total",
+                   "FastCGI connections accepted.", opened);
+    buf_printf(b, "# HELP sessionlab_connections_open FastCGI connections open (idle or busy).\n"
+                  "# TYPE sessionlab_connections_open gauge\n"
+                  "sessionlab_connections_open %llu\n", opened > closed ? opened - closed : 0);
     if (live >= 0)
         buf_printf(b, "# HELP sessionlab_sessions_live Sessions held by the memory store.\n"
                       "# TYPE sessionlab_sessions_live gauge\n"

@@ -20,6 +20,8 @@ void metrics_session_created(void);
 void metrics_session_destroyed(void);
 void metrics_store_error(void);
 void metrics_store_latency(long long ns);
+void metrics_connection_opened(void);
+void metrics_connection_closed(void);
 
 /* Writes the whole exposition; live < 0 leaves out the live-sessions gauge. */
 void metrics_render(struct buf *b, const char *store, long long live);

@@ -33,9 +33,19 @@ Test(config, defaults)
     cr_expect_eq(cfg.max_age, 0);
     cr_expect_str_eq(cfg.cookie_name, "SESSION");
     cr_expect_eq(cfg.cookie_secure, COOKIE_SECURE_AUTO);
-    cr_expect_eq(cfg.workers, 64);
+    cr_expect_eq(cfg.workers, 4, "memory store default");
     cr_expect_eq(cfg.max_sessions, 100000);
     cr_expect_gt(strlen(cfg.instance), 0);
+}
+
+Test(config, the_default_workers_follow_the_store)
+{
+    cr_assert_eq(load(ARGV("--store", "redis"), NOENV), CONFIG_OK, "%s", err);
+    cr_expect_eq(cfg.workers, 16);
+    cr_assert_eq(load(ARGV("--store", "redis", "--workers", "3"), NOENV), CONFIG_OK, "%s", err);
+    cr_expect_eq(cfg.workers, 3);
+    cr_assert_eq(load(ARGV("--store", "memory"), ENV("SESSIONLAB_WORKERS=5")), CONFIG_OK, "%s", err);
+    cr_expect_eq(cfg.workers, 5);
 }
 
 Test(config, env_then_flags_win)
