@@ -187,6 +187,9 @@ LAB_JQ_VERDICT='
         if $f.clients_value_kept != $nc then "a value was lost" else empty end ]
     else [ "unknown row kind \($kind)" ] end) as $bad
   | ($bad + (if $f.errors != 0 then ["\($f.errors) requests failed after retries"] else [] end)) as $bad
+  # A row with no fault must need no retry either: a retry would hide a 502
+  # from the server itself (nothing restarts, nothing is killed).
+  | ($bad + (if $event == "" and $f.retries != 0 then ["\($f.retries) retries with no fault injected"] else [] end)) as $bad
   | {
       step: $step, kind: $kind, setup: $setup, event: (if $event == "" then null else $event end),
       victim: (if $victim == "" then null else $victim end),
