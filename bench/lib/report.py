@@ -1,15 +1,33 @@
 #!/usr/bin/env python3
 """Turns bench/run's raw records (one "kind=... key=value ..." line each) into
 the Markdown results page: medians over rounds, ratios to the floor measured in
-the same run, the issue's targets met or missed, and two-point callgrind /
-strace figures per request.  usage: report.py RAW > REPORT.md"""
+the same run, issue 11's targets (and issue 7's that still apply) met or missed,
+and two-point callgrind / strace figures per request.  usage: report.py RAW > REPORT.md"""
 import collections
 import re
 import statistics
 import sys
 
-CONNS_REF = 32  # the issue's reference concurrency
+CONNS_REF = 32  # the issues' reference concurrency
 APPS = ["memory", "redis"]
+ERR_FIELDS = ("err_connect", "err_read", "err_write", "err_timeout", "err_status")
+
+# Issue 11's targets (ratios to the floor from the same run).
+MEMORY_FLOOR_MIN = 0.95                 # memory, returning: requests/s x floor, at least
+MEMORY_FLOOR_CONNS = (1, 32, 128, 512)  # ... at these connection counts
+P99_GROWTH_MAX = {128: 4, 512: 16}      # memory, returning: p99 at C / p99 at 32, at most
+CPU_GROWTH_MAX = 1.10                   # CPU per request at 128 / at 32, at most (within 10 %)
+CPU_CONNS = (CONNS_REF, 128)
+
+# Redis store, returning visitor, requests/s x floor on the previous server
+# core (connections pinned to worker threads, 64 workers; its floor had 64
+# threads and nginx-conf kept 16 idle connections), from
+# bench/results/2026-11-27-1606-vm.md (the file latest.md copied then),
+# shown there as 0.65 and 0.53; here from the medians in its raw records
+# (2026-11-27-1606-vm.txt): 7,270.4 / 11,177.8 and 9,753.6 / 18,557.0.
+# Issue 11: no regression at 1 and 32 connections.
+REDIS_BASELINE_FILE = "bench/results/2026-11-27-1606-vm.md"
+REDIS_BASELINE = {1: 7270.4 / 11177.8, 32: 9753.6 / 18557.0}
 
 
 def parse(path):
@@ -56,12 +74,28 @@ class Runs:
     def floor(self, c, field):
         return self.med("floor", "view", c, field)
 
-    def errors(self, t, w, c):
-        n = 0
+    def error_kinds(self, t, w, c):
+        """wrk's error counts by kind (connect, read, ...), summed over rounds."""
+        n = collections.Counter()
         for r in self.all(t, w, c):
-            n += sum(int(r.get(k, 0)) for k in
-                     ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+            for k in ERR_FIELDS:
+                n[k[4:]] += int(r.get(k, 0))
         return n
+
+    def errors(self, t, w, c):
+        return sum(self.error_kinds(t, w, c).values())
+
+    def per_krequests(self, t, w, c, field):
+        """Median over rounds of FIELD per 1,000 requests wrk completed."""
+        vals = [1000 * int(r[field]) / int(r["requests"]) for r in self.all(t, w, c)
+                if r.get(field) is not None and int(r.get("requests", 0)) > 0]
+        return statistics.median(vals) if vals else None
+
+    def cpu_total(self, t, w, c):
+        """nginx + app (+ redis-server) CPU µs per request, medians summed."""
+        vals = [self.med(t, w, c, f) for f in ("nginx_cpu_us", "app_cpu_us", "redis_cpu_us")]
+        vals = [v for v in vals if v is not None]
+        return sum(vals) if vals else None
 
 
 def ms(us):
@@ -137,14 +171,60 @@ def strace_counts(path):
     return counts
 
 
+def _keepalive(machine):
+    m = re.search(r"keepalive (\d+)", machine.get("settings", ""))
+    return m.group(1) if m else None
+
+
 def short_ob(ob):
     return ob.rsplit("/", 1)[-1]
+
+
+def callgrind_rows(recs):
+    """Per two-point callgrind record: (record, Ir per request, Ir per request
+    by object class, the top 12 functions by self Ir per request)."""
+    rows = []
+    for r in recs:
+        if r["kind"] != "callgrind":
+            continue
+        n1, n2 = int(r["n1"]), int(r["n2"])
+        t1, f1, o1 = callgrind_costs(r["f1"])
+        t2, f2, o2 = callgrind_costs(r["f2"])
+        d = n2 - n1
+        obd = collections.Counter()
+        for ob in set(o1) | set(o2):
+            name = short_ob(ob)
+            key = ("app" if name.startswith("sessionlab") else "libc" if name.startswith("libc") else
+                   "libfcgi" if "fcgi" in name else "hiredis" if "hiredis" in name else "other")
+            obd[key] += (o2.get(ob, 0) - o1.get(ob, 0)) / d
+        fns = {fn: (f2.get(fn, 0) - f1.get(fn, 0)) / d for fn in set(f1) | set(f2)}
+        rows.append((r, (t2 - t1) / d, obd, sorted(fns.items(), key=lambda kv: -kv[1])[:12]))
+    return rows
+
+
+def strace_rows(recs):
+    """Per two-point strace record: (record, {syscall: calls per request})."""
+    rows = []
+    for r in recs:
+        if r["kind"] != "strace":
+            continue
+        d = int(r["n2"]) - int(r["n1"])
+        a, b = strace_counts(r["f1"]), strace_counts(r["f2"])
+        per = {k: (b.get(k, 0) - a.get(k, 0)) / d for k in set(a) | set(b)}
+        rows.append((r, {k: v for k, v in per.items() if v >= 0.05}))
+    return rows
 
 
 def main():
     recs = parse(sys.argv[1])
     machine = {r["key"]: r["value"] for r in recs if r["kind"] == "machine"}
     runs = Runs(recs)
+    workers = {r["target"]: r["n"] for r in recs if r["kind"] == "workers"}
+    floor_desc = f"{workers['floor']} threads" if "floor" in workers else None
+    cg = callgrind_rows(recs)
+    st = strace_rows(recs)
+    cg_per = {(r["target"], r["workload"]): per for r, per, _, _ in cg}
+    st_per = {(r["target"], r["workload"]): sum(per.values()) for r, per in st}
     out = []
     p = out.append
 
@@ -157,17 +237,20 @@ def main():
       "the same rounds and instruction counts are the comparable ones).  ")
     p("Command: `bench/run` (release build in build-bench/). Medians over rounds; "
       "p50/p99 are wrk's latency percentiles; × floor compares with the empty "
-      "libfcgi responder (bench/floor.c, 64 threads) behind the same nginx front.\n")
+      "libfcgi responder (bench/floor.c"
+      + (f", {floor_desc}: a thread for every connection nginx may hold" if floor_desc else "")
+      + ") behind the same nginx front.\n")
 
-    # Headline: the issue's table shape.
+    # Headline.
     c = CONNS_REF if CONNS_REF in runs.conns else (runs.conns[-1] if runs.conns else None)
     if c is not None:
-        p(f"## Returning visitor, {c} connections (the issue's table)\n")
+        p(f"## Returning visitor, {c} connections\n")
         p("| target | requests/s | × floor | p50 | p99 | increments lost |")
         p("|---|---|---|---|---|---|")
         fr = runs.floor(c, "rps")
         rows = [("nginx `return 200` (static)", "static", "view"),
-                ("empty libfcgi responder, 64 threads (the floor)", "floor", "view"),
+                ("empty libfcgi responder" + (f", {floor_desc}" if floor_desc else "") + " (the floor)",
+                 "floor", "view"),
                 ("sessionlab memory store", "memory", "returning"),
                 ("sessionlab Redis store", "redis", "returning"),
                 ("sessionlab memory store, `--workers 1`", "memory-w1", "returning"),
@@ -184,27 +267,88 @@ def main():
               f"| {ms(runs.med(t, w, c, 'p99_us'))} ms | {lost} |")
         p("")
 
-    # Targets.
-    p("## The issue's targets\n")
-    p("| target | wanted | measured (1 / 8 / 32 / 128 connections) | verdict |")
-    p("|---|---|---|---|")
-
-    def per_conns(fn):
-        vals = [(cc, fn(cc)) for cc in runs.conns]
-        return vals, " / ".join(fx(v) for _, v in vals)
+    def at(conns, fn):
+        """[(conns, value)] and "1: 0.97 · 32: 0.96" for the given connection counts."""
+        vals = [(cc, fn(cc) if cc in runs.conns else None) for cc in conns]
+        return vals, " · ".join(f"{cc}: {fx(v)}" for cc, v in vals)
 
     def verdict(vals, ok, want_desc):
-        bad = [(cc, v) for cc, v in vals if v is None or not ok(v)]
-        if not bad:
+        missing = [cc for cc, v in vals if v is None]
+        bad = [(cc, v) for cc, v in vals if v is not None and not ok(cc, v)]
+        if not missing and not bad:
             return "**met**"
-        return "missed at " + ", ".join(f"{cc} ({fx(v, 3)} vs {want_desc})" for cc, v in bad)
+        parts = []
+        if bad:
+            parts.append("missed at " + ", ".join(f"{cc} ({fx(v, 3)} vs {want_desc(cc)})" for cc, v in bad))
+        if missing:
+            parts.append("not measured at " + ", ".join(str(cc) for cc in missing))
+        return "; ".join(parts)
 
-    vals, txt = per_conns(lambda cc: ratio(runs.med("memory", "returning", cc, "rps"), runs.floor(cc, "rps")))
-    p(f"| memory, returning: requests/s × floor | ≥ 0.90 | {txt} | {verdict(vals, lambda v: v >= 0.90, '0.90')} |")
-    vals, txt = per_conns(lambda cc: ratio(runs.med("memory", "returning", cc, "p99_us"), runs.floor(cc, "p99_us")))
-    p(f"| memory, returning: p99 × floor p99 | ≤ 1.5 | {txt} | {verdict(vals, lambda v: v <= 1.5, '1.5')} |")
-    vals, txt = per_conns(lambda cc: ratio(runs.med("redis", "returning", cc, "rps"), runs.floor(cc, "rps")))
-    p(f"| Redis, returning: requests/s × floor | ≥ 0.75 | {txt} | {verdict(vals, lambda v: v >= 0.75, '0.75')} |")
+    # Issue 11's targets.
+    p("## Issue 11's targets (server core)\n")
+    p("| target | wanted | measured | verdict |")
+    p("|---|---|---|---|")
+    vals, txt = at(MEMORY_FLOOR_CONNS,
+                   lambda cc: ratio(runs.med("memory", "returning", cc, "rps"), runs.floor(cc, "rps")))
+    p(f"| memory, returning: requests/s × floor | ≥ {MEMORY_FLOOR_MIN:.2f} at "
+      f"{', '.join(map(str, MEMORY_FLOOR_CONNS))} connections | {txt} | "
+      f"{verdict(vals, lambda cc, v: v >= MEMORY_FLOOR_MIN, lambda cc: f'{MEMORY_FLOOR_MIN:.2f}')} |")
+    for cc, limit in P99_GROWTH_MAX.items():
+        def growth(t, w, field, cc=cc):
+            return ratio(runs.med(t, w, cc, field), runs.med(t, w, CONNS_REF, field))
+        v = growth("memory", "returning", "p99_us") if cc in runs.conns else None
+        vals = [(cc, v)]
+        p(f"| memory, returning: p99 at {cc} ÷ its p99 at {CONNS_REF} connections | ≤ {limit} | "
+          f"{fx(v)} (p50: {fx(growth('memory', 'returning', 'p50_us'))}; the floor's p99: "
+          f"{fx(growth('floor', 'view', 'p99_us'))}) | {verdict(vals, lambda c_, x: x <= limit, lambda c_: str(limit))} |")
+    vals, _ = at(sorted(REDIS_BASELINE),
+                 lambda cc: ratio(runs.med("redis", "returning", cc, "rps"), runs.floor(cc, "rps")))
+    txt = " · ".join(f"{cc}: {fx(v)}" + ("" if v is None else f" ({v - REDIS_BASELINE[cc]:+.2f})")
+                     for cc, v in vals)
+    want = ", ".join(f"≥ {REDIS_BASELINE[cc]:.2f} at {cc}" for cc in sorted(REDIS_BASELINE))
+    p(f"| Redis, returning: requests/s × floor, no regression against the previous server core "
+      f"| {want} | {txt} | {verdict(vals, lambda cc, v: v >= REDIS_BASELINE[cc], lambda cc: f'{REDIS_BASELINE[cc]:.3f}')} |")
+    lo, hi = CPU_CONNS
+    for store in APPS:
+        a, b = runs.cpu_total(store, "returning", lo), runs.cpu_total(store, "returning", hi)
+        g = ratio(b, a)
+        parts = "nginx + app" + (" + redis" if store == "redis" else "")
+        vals = [(hi, g if lo in runs.conns and hi in runs.conns else None)]
+        p(f"| {store}, returning: CPU per request ({parts}) at {hi} ÷ at {lo} connections | "
+          f"≤ {CPU_GROWTH_MAX:.2f} (within {100 * (CPU_GROWTH_MAX - 1):.0f} %) | "
+          f"{fx(g)} ({fx(a, 1)} → {fx(b, 1)} µs) | "
+          f"{verdict(vals, lambda c_, x: x <= CPU_GROWTH_MAX, lambda c_: f'{CPU_GROWTH_MAX:.2f}')} |")
+    order = [("static", "view"), ("floor", "view"), ("memory", "returning"), ("memory", "new"),
+             ("redis", "returning"), ("redis", "new"), ("memory-w1", "returning"), ("redis-w1", "returning")]
+    for t, w in order:
+        done = [cc for cc in runs.conns if runs.all(t, w, cc)]
+        if not done:
+            continue
+        bad = []
+        for cc in done:
+            kinds = runs.error_kinds(t, w, cc)
+            if sum(kinds.values()):
+                bad.append(f"{cc}: {sum(kinds.values())} ("
+                           + ", ".join(f"{k} {n}" for k, n in kinds.items() if n) + ")")
+        nruns = sum(len(runs.all(t, w, cc)) for cc in done)
+        measured = "; ".join(bad) if bad else f"0 in {nruns} runs ({' / '.join(map(str, done))} connections)"
+        p(f"| {t}, {w}: errors at every concurrency | 0 | {measured} | "
+          f"{'missed at ' + ', '.join(b_.split(':')[0] for b_ in bad) if bad else '**met**'} |")
+    p("")
+    p(f"× floor is against the floor of the same rounds. The Redis baseline "
+      f"({', '.join(f'{v:.2f} at {cc}' for cc, v in sorted(REDIS_BASELINE.items()))} connections) "
+      f"is the same ratio from {REDIS_BASELINE_FILE}, the previous server core, whose floor had "
+      f"64 threads and nginx-conf's `keepalive 16`; absolute requests/s of two runs on a shared "
+      f"machine are not comparable, ratios to each run's own floor are. Errors are wrk's socket "
+      f"errors (connect, read, write, timeout at `--timeout 10s`) and answers with a status ≥ 400 "
+      f"(wrk's `status` count). Issue 11's targets through nginx-conf's load balancer with 3 "
+      f"replicas (0 5xx at 128 and 512 connections, with a replica killed, 1,024 connections) "
+      f"are not measured here: the e2e server-core suite counts them.\n")
+
+    # Issue 7's targets that still apply.
+    p("## Earlier targets still checked (issue 7)\n")
+    p("| target | wanted | measured | verdict |")
+    p("|---|---|---|---|")
     cmds = [num(r.get("redis_client")) / max(1, int(r["views"]))
             for t in ("redis", "redis-w1") for k in runs.by if k[0] == t
             for r in runs.by[k] if r.get("redis_client") and int(r.get("views", 0)) > 0]
@@ -213,10 +357,10 @@ def main():
         p(f"| Redis: commands a client sends per view | exactly 1 | {min(cmds):.3f} – {max(cmds):.3f} "
           f"(commandstats, every run) | {'**met**' if all(abs(x - 1) < 0.005 for x in cmds) else 'missed'} |")
     for store in APPS:
-        vals, txt = per_conns(lambda cc: ratio(runs.med(store, "new", cc, "rps"),
-                                               runs.med(store, "returning", cc, "rps")))
+        vals, txt = at(runs.conns, lambda cc: ratio(runs.med(store, "new", cc, "rps"),
+                                                    runs.med(store, "returning", cc, "rps")))
         p(f"| {store}: new visitor requests/s ÷ returning | ≥ 0.90 | {txt} | "
-          f"{verdict(vals, lambda v: v >= 0.90, '0.90')} |")
+          f"{verdict(vals, lambda cc, v: v >= 0.90, lambda cc: '0.90')} |")
     for store in APPS + ["memory-w1", "redis-w1"]:
         ls = [(int(r["conns"]), int(r["lost"])) for k in runs.by if k[0] == store and k[1] == "returning"
               for r in runs.by[k] if "lost" in r]
@@ -231,60 +375,68 @@ def main():
         if v is not None:
             p(f"| {store}: RSS idle | ≤ 8 MiB | {v / 1024:.1f} MiB | {'**met**' if v <= 8 * 1024 else 'missed'} |")
     if sess:
-        v = int(sess["kib"])
-        p(f"| memory: RSS with {int(sess['sessions']):,} live sessions | ≤ 40 MiB | {v / 1024:.1f} MiB | "
-          f"{'**met**' if v <= 40 * 1024 and int(sess['sessions']) >= 100000 else 'missed'} |")
-    if 32 in runs.conns and 128 in runs.conns:
-        for t, w in [("memory", "returning"), ("memory", "new"), ("redis", "returning"), ("redis", "new"),
-                     ("memory-w1", "returning"), ("redis-w1", "returning"), ("floor", "view")]:
-            r = ratio(runs.med(t, w, 128, "p99_us"), runs.med(t, w, 32, "p99_us"))
-            r50 = ratio(runs.med(t, w, 128, "p50_us"), runs.med(t, w, 32, "p50_us"))
-            ok = "reference" if t == "floor" else ("**met**" if r is not None and r <= 3 else "missed")
-            p(f"| {t}, {w}: p99 at 128 ÷ p99 at 32 connections | ≤ 3 | {fx(r)} (p50: {fx(r50)}) | {ok} |")
+        v, n = int(sess["kib"]), int(sess["sessions"])
+        ok = ("not measured at 100,000 (fewer sessions)" if n < 100000
+              else "**met**" if v <= 40 * 1024 else "missed")
+        p(f"| memory: RSS with 100,000 live sessions | ≤ 40 MiB | {v / 1024:.1f} MiB with {n:,} | {ok} |")
     p("")
 
-    # Why: CPU per request explains the ratios on a saturated 2-core machine.
-    def tot(t, w, cc):
-        vals = [runs.med(t, w, cc, f) for f in ("nginx_cpu_us", "app_cpu_us", "redis_cpu_us")]
-        return sum(v for v in vals if v is not None) if any(v is not None for v in vals) else None
-
-    if CONNS_REF in runs.conns and tot("floor", "view", CONNS_REF):
+    # Why: CPU per request explains the ratios when wrk, nginx and the app share the CPUs.
+    if CONNS_REF in runs.conns and runs.cpu_total("floor", "view", CONNS_REF):
         c = CONNS_REF
+        tot = runs.cpu_total
         f, m, r = tot("floor", "view", c), tot("memory", "returning", c), tot("redis", "returning", c)
         p("## Where the time goes\n")
-        p(f"- At {c} connections every target saturates the 2 CPUs that wrk, nginx, the app and "
-          f"redis-server share, so requests/s follows CPU per request. nginx + app + redis CPU per "
-          f"request: floor {fx(f, 1)} µs, memory {fx(m, 1)} µs, Redis {fx(r, 1)} µs "
-          f"(wrk's own share comes on top of each). The Redis store pays for the round trip "
-          f"on both ends: redis-server {fx(runs.med('redis', 'returning', c, 'redis_cpu_us'), 1)} µs "
-          f"per view, mostly reading and writing each request (the script itself runs in about 7 µs), "
-          f"and the app {fx(runs.med('redis', 'returning', c, 'app_cpu_us'), 1)} µs against "
-          f"{fx(runs.med('memory', 'returning', c, 'app_cpu_us'), 1)} µs with the memory store "
-          f"(hiredis, 3 more syscalls, 2 more thread wake-ups). When Redis shares the cores, 0.75 × the floor "
-          f"needs Redis and the app together to add no more than about a third of the floor's CPU. "
-          f"The gap is mostly the kernel, not user-space instructions.")
-        if 128 in runs.conns:
-            p(f"- At 128 connections the app has 64 workers. When no worker is free, a worker that finishes "
-              f"closes its FastCGI connection so that queued connections are not starved (see the "
-              f"README). Every request then pays for a new connection: nginx + app CPU per request "
-              f"goes from {fx(m, 1)} µs at {c} connections to {fx(tot('memory', 'returning', 128), 1)} µs "
-              f"at 128, close to `--workers 1` ({fx(tot('memory-w1', 'returning', 128), 1)} µs), which "
-              f"closes after every request. The floor keeps its connections and stays at "
-              f"{fx(tot('floor', 'view', 128), 1)} µs.")
-            p(f"- p99 at 128 connections against 32: at saturation, latency grows with the queue "
-              f"(Little's law, 4× the connections → about 4× the latency). The floor's own ratio is "
-              f"{fx(ratio(runs.med('floor', 'view', 128, 'p99_us'), runs.med('floor', 'view', 32, 'p99_us')))} "
-              f"(p50 {fx(ratio(runs.med('floor', 'view', 128, 'p50_us'), runs.med('floor', 'view', 32, 'p50_us')))}). "
-              f"On this machine the ≤ 3× target only holds while the 32-connection p99 is mostly noise.")
+        line = (f"- At {c} connections wrk, nginx, the app and redis-server share "
+                f"{machine.get('nproc', '?')} CPUs, so requests/s follows CPU per request. nginx + app "
+                f"(+ redis-server) CPU per request: floor {fx(f, 1)} µs, memory {fx(m, 1)} µs, Redis "
+                f"{fx(r, 1)} µs (wrk's own share comes on top of each). The Redis store pays for the "
+                f"round trip on both ends: redis-server {fx(runs.med('redis', 'returning', c, 'redis_cpu_us'), 1)} µs "
+                f"per view, and the app {fx(runs.med('redis', 'returning', c, 'app_cpu_us'), 1)} µs against "
+                f"{fx(runs.med('memory', 'returning', c, 'app_cpu_us'), 1)} µs with the memory store")
+        extra = []
+        if ("memory", "returning") in st_per and ("redis", "returning") in st_per:
+            extra.append(f"{st_per[('redis', 'returning')]:.1f} system calls per request against "
+                         f"{st_per[('memory', 'returning')]:.1f}")
+        if ("memory", "returning") in cg_per and ("redis", "returning") in cg_per:
+            extra.append(f"{cg_per[('redis', 'returning')]:,.0f} user-space instructions against "
+                         f"{cg_per[('memory', 'returning')]:,.0f}")
+        p(line + (f" ({'; '.join(extra)})." if extra else "."))
+        cs = runs.conns
+        line = (f"- CPU per request as connections grow ({' / '.join(map(str, cs))}): "
+                + "; ".join(f"{label} " + " / ".join(fx(tot(t, w, cc), 1) for cc in cs) + " µs"
+                            for label, t, w in [("floor", "floor", "view"), ("memory", "memory", "returning"),
+                                                ("Redis", "redis", "returning")]) + ".")
+        if any(runs.per_krequests(t, "returning", cc, "fcgi_accepted") is not None
+               for t in APPS for cc in cs):
+            ka = _keepalive(machine)
+            line += (" FastCGI connections nginx opened to the app per 1,000 requests: "
+                     + "; ".join(f"{label} " + " / ".join(
+                         fx(runs.per_krequests(t, "returning", cc, "fcgi_accepted"), 1) for cc in cs)
+                         for label, t in [("memory", "memory"), ("Redis", "redis")])
+                     + ". A connection opened during a run costs nginx a connect and a close and the "
+                     "app an accept; nginx opens one when its idle cache ("
+                     + (f"`keepalive {ka}` per nginx worker" if ka else "nginx-conf's `keepalive`")
+                     + ") has none free.")
+        p(line)
+        if 128 in runs.conns or 512 in runs.conns:
+            def g(t, w, cc, field):
+                return fx(ratio(runs.med(t, w, cc, field), runs.med(t, w, c, field)))
+            big = [cc for cc in (128, 512) if cc in runs.conns]
+            p(f"- Latency against {c} connections: at saturation it grows with the queue (Little's law: "
+              f"k× the connections → about k× the latency), never beyond it unless a connection is "
+              f"starved. p99 ÷ p99 at {c}: "
+              + "; ".join(f"{cc} connections ({cc // c}×): memory {g('memory', 'returning', cc, 'p99_us')} "
+                          f"(p50 {g('memory', 'returning', cc, 'p50_us')}), Redis "
+                          f"{g('redis', 'returning', cc, 'p99_us')}, floor {g('floor', 'view', cc, 'p99_us')}"
+                          for cc in big) + ".")
         p("")
 
     # All runs.
     p("## Every target, every concurrency (medians over rounds)\n")
     p("| target | workload | conns | requests/s | × floor | p50 ms | p99 ms | p99 × floor | errors "
-      "| CPU µs/request: nginx / app / redis |")
-    p("|---|---|---|---|---|---|---|---|---|---|")
-    order = [("static", "view"), ("floor", "view"), ("memory", "returning"), ("memory", "new"),
-             ("redis", "returning"), ("redis", "new"), ("memory-w1", "returning"), ("redis-w1", "returning")]
+      "| CPU µs/request: nginx / app / redis | FastCGI connects / 1,000 requests |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|")
     for cc in runs.conns:
         for t, w in order:
             if not runs.all(t, w, cc):
@@ -292,12 +444,15 @@ def main():
             rps, p99 = runs.med(t, w, cc, "rps"), runs.med(t, w, cc, "p99_us")
             p(f"| {t} | {w} | {cc} | {krps(rps)} | {fx(ratio(rps, runs.floor(cc, 'rps')))} | "
               f"{ms(runs.med(t, w, cc, 'p50_us'))} | {ms(p99)} | {fx(ratio(p99, runs.floor(cc, 'p99_us')))} | "
-              f"{runs.errors(t, w, cc)} | {cpu(runs, t, w, cc)} |")
+              f"{runs.errors(t, w, cc)} | {cpu(runs, t, w, cc)} | "
+              f"{fx(runs.per_krequests(t, w, cc, 'fcgi_accepted'), 1)} |")
     p("\n`static` is nginx answering by itself, `floor` the empty libfcgi responder; errors are wrk's "
-      "connect/read/write/timeout errors plus non-2xx answers, summed over rounds. CPU µs/request: "
-      "user+system CPU time of the nginx worker, the app process (all threads) and redis-server "
-      "during the run (/proc/PID/stat, 10 ms ticks) divided by the requests wrk completed — less "
-      "sensitive to other load than requests/s.\n")
+      "connect/read/write/timeout errors plus answers with a status ≥ 400, summed over rounds. CPU "
+      "µs/request: user+system CPU time of the nginx worker, the app process (all threads) and "
+      "redis-server during the run (/proc/PID/stat, 10 ms ticks) divided by the requests wrk "
+      "completed — less sensitive to other load than requests/s. FastCGI connects: connections the "
+      "app accepted during the run (its /metrics `sessionlab_connections_accepted_total`; the floor "
+      "has no counter).\n")
 
     # Redis commands.
     p("## Redis commands per page view\n")
@@ -347,7 +502,8 @@ def main():
     p("")
 
     # workers 1.
-    p("## `--workers 1` against the default (64), returning visitor\n")
+    dflt = " and ".join(f"{workers[t]} with the {t} store" for t in APPS if t in workers) or "default"
+    p(f"## `--workers 1` against the default ({dflt}), returning visitor\n")
     p("| store | conns | requests/s default | requests/s `--workers 1` | p99 default | p99 `--workers 1` |")
     p("|---|---|---|---|---|---|")
     for s in APPS:
@@ -355,11 +511,10 @@ def main():
             p(f"| {s} | {cc} | {krps(runs.med(s, 'returning', cc, 'rps'))} | "
               f"{krps(runs.med(s + '-w1', 'returning', cc, 'rps'))} | {ms(runs.med(s, 'returning', cc, 'p99_us'))} ms | "
               f"{ms(runs.med(s + '-w1', 'returning', cc, 'p99_us'))} ms |")
-    p("\nWith one worker the app closes each FastCGI connection after its request (no other worker is "
-      "free to accept), so nginx connects anew for every request.\n")
+    p("\nWith one worker the app serves one request at a time; requests on its other connections "
+      "wait until the worker is free.\n")
 
     # callgrind.
-    cg = [r for r in recs if r["kind"] == "callgrind"]
     if cg:
         p("## Instructions per request (callgrind, two-point)\n")
         p("Each row: the app run under `valgrind --tool=callgrind` for N1 and N2 views over one keep-alive "
@@ -367,25 +522,11 @@ def main():
           "instructions of the app process only (nginx, Redis and the kernel not included).\n")
         p("| target | workload | instructions / request | of which app code | libc | libfcgi | hiredis | other |")
         p("|---|---|---|---|---|---|---|---|")
-        details = []
-        for r in cg:
-            n1, n2 = int(r["n1"]), int(r["n2"])
-            t1, f1, o1 = callgrind_costs(r["f1"])
-            t2, f2, o2 = callgrind_costs(r["f2"])
-            d = n2 - n1
-            per = (t2 - t1) / d
-            obd = collections.Counter()
-            for ob in set(o1) | set(o2):
-                name = short_ob(ob)
-                key = ("app" if name.startswith("sessionlab") else "libc" if name.startswith("libc") else
-                       "libfcgi" if "fcgi" in name else "hiredis" if "hiredis" in name else "other")
-                obd[key] += (o2.get(ob, 0) - o1.get(ob, 0)) / d
+        for r, per, obd, _ in cg:
             p(f"| {r['target']} | {r['workload']} | {per:,.0f} | {obd['app']:,.0f} | {obd['libc']:,.0f} | "
               f"{obd['libfcgi']:,.0f} | {obd['hiredis']:,.0f} | {obd['other']:,.0f} |")
-            fns = {fn: (f2.get(fn, 0) - f1.get(fn, 0)) / d for fn in set(f1) | set(f2)}
-            details.append((r, per, sorted(fns.items(), key=lambda kv: -kv[1])[:12]))
         p("")
-        for r, per, top in details:
+        for r, per, _, top in cg:
             if r["target"] == "floor":
                 continue
             p(f"<details><summary>Top functions, {r['target']} {r['workload']} ({per:,.0f} Ir/request)</summary>\n")
@@ -395,16 +536,11 @@ def main():
                 p(f"| {v:,.0f} | {100 * v / per:.1f} % | `{fn}` |")
             p("\n</details>\n")
 
-    st = [r for r in recs if r["kind"] == "strace"]
     if st:
         p("## System calls per request (strace -f -c, two-point)\n")
         p("| target | workload | syscalls / request | by call |")
         p("|---|---|---|---|")
-        for r in st:
-            d = int(r["n2"]) - int(r["n1"])
-            a, b = strace_counts(r["f1"]), strace_counts(r["f2"])
-            per = {k: (b.get(k, 0) - a.get(k, 0)) / d for k in set(a) | set(b)}
-            per = {k: v for k, v in per.items() if v >= 0.05}
+        for r, per in st:
             tot = sum(per.values())
             by = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
             p(f"| {r['target']} | {r['workload']} | {tot:.2f} | {by} |")
