@@ -191,6 +191,17 @@ static int set_cookie_secure(struct config *cfg, const char *val, char *why, siz
     return 0;
 }
 
+static int set_redis_connections(struct config *cfg, const char *val, char *why, size_t len)
+{
+    long v;
+    if (parse_long(val, 1, 16, &v) < 0) {
+        snprintf(why, len, "'%s' is not a whole number from 1 to 16", val);
+        return -1;
+    }
+    cfg->redis_connections = (int)v;
+    return 0;
+}
+
 static int set_workers(struct config *cfg, const char *val, char *why, size_t len)
 {
     long v;
@@ -233,6 +244,7 @@ static const struct setting settings[] = {
     {"SESSIONLAB_STORE", "store", "session store: memory or redis [memory]", set_store},
     {"SESSIONLAB_REDIS_URL", "redis-url", "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or redis-sentinel://host[:port][,host[:port]...]/master[/db] [redis://127.0.0.1:6379/0]", set_redis_url},
     {"SESSIONLAB_REDIS_TIMEOUT_MS", "redis-timeout-ms", "Redis connect and command timeout, ms [200]", set_redis_timeout},
+    {"SESSIONLAB_REDIS_CONNECTIONS", "redis-connections", "Redis connections shared by all workers, pipelined [2]", set_redis_connections},
     {"SESSIONLAB_REDIS_PREFIX", "redis-prefix", "Redis key prefix [sessionlab:session:]", set_redis_prefix},
     {"SESSIONLAB_TTL", "ttl", "idle timeout in seconds, sliding [1800]", set_ttl},
     {"SESSIONLAB_MAX_AGE", "max-age", "absolute session lifetime in seconds, however busy; 0 = none [0]", set_max_age},
@@ -254,6 +266,7 @@ static void config_defaults(struct config *cfg)
     set_redis_url(cfg, "redis://127.0.0.1:6379/0", why, sizeof why);
     set_redis_prefix(cfg, "sessionlab:session:", why, sizeof why);
     cfg->redis_timeout_ms = 200;
+    cfg->redis_connections = 2;
     cfg->ttl = 1800;
     cfg->max_age = 0;
     set_cookie_name(cfg, "SESSION", why, sizeof why);
@@ -387,10 +400,11 @@ void config_describe(const struct config *cfg, char *buf, size_t len)
     describe_redis(r, where, sizeof where);
     snprintf(buf, len,
              "listen=%s store=%s workers=%d ttl=%lds max_age=%lds cookie=%s secure=%s instance=%s "
-             "max_sessions=%ld redis=%s db=%d auth=%s prefix=%s timeout=%dms",
+             "max_sessions=%ld redis=%s db=%d auth=%s prefix=%s timeout=%dms connections=%d",
              cfg->listen, cfg->store, cfg->workers, cfg->ttl, cfg->max_age, cfg->cookie_name,
              cfg->cookie_secure == COOKIE_SECURE_AUTO ? "auto"
              : cfg->cookie_secure == COOKIE_SECURE_ALWAYS ? "always" : "never",
              cfg->instance, cfg->max_sessions, where, r->db,
-             r->password[0] ? "yes" : "no", cfg->redis_prefix, cfg->redis_timeout_ms);
+             r->password[0] ? "yes" : "no", cfg->redis_prefix, cfg->redis_timeout_ms,
+             cfg->redis_connections);
 }

@@ -22,6 +22,7 @@ struct config {
     struct redis_url redis;             /* parsed form of redis_url_text */
     char redis_prefix[REDIS_PREFIX_MAX];
     int redis_timeout_ms;               /* connect and command timeout */
+    int redis_connections;              /* shared pipelined connections */
     long ttl;                           /* idle timeout, seconds */
     long max_age;                       /* absolute lifetime, seconds; 0: none */
     char cookie_name[COOKIE_NAME_MAX + 1];

@@ -1,8 +1,9 @@
 /*
- * A worker's Redis connection: connects lazily, reconnects on the next call
- * after any failure, follows Sentinel failovers, and runs the session script.
- * Errors live in the connection (errstr), hiredis style: a call returns -1 or
- * NULL and errstr says why.
+ * One Redis connection, the transport of a shared pipe (redis_pipe.h):
+ * connects lazily, reconnects on the next use after any failure, follows
+ * Sentinel failovers, writes batches of commands and reads their replies.
+ * Errors live in the connection (errstr), hiredis style: a call returns -1
+ * and errstr says why.
  */
 #ifndef SESSIONLAB_REDIS_CONN_H
 #define SESSIONLAB_REDIS_CONN_H
@@ -10,6 +11,7 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
+#include "redis_pipe.h"
 #include "redis_url.h"
 
 #define REDIS_ERR_MAX 512
@@ -20,7 +22,6 @@ struct redis_conn {
     struct redis_url url;
     int timeout_ms;                   /* connect and command timeout */
     char where[REDIS_HOST_MAX + 16];  /* "host:port", "unix:/path", "sentinel/name" */
-    int sentinel_next;                /* sentinel to ask first (sentinel mode) */
     char master_host[REDIS_HOST_MAX]; /* sentinel mode: the master now */
     int master_port;
     char sha[REDIS_SHA_LEN + 1];      /* the script's SHA1, from SCRIPT LOAD */
@@ -35,16 +36,23 @@ void redis_conn_close(struct redis_conn *conn);
 int redis_conn_fail(struct redis_conn *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Sends one command (connecting first if needed) and returns its reply,
- * which the caller frees, or NULL with errstr set. Error replies are
- * failures, except NOSCRIPT, which is returned. */
-redisReply *redis_conn_command(struct redis_conn *conn, int argc, const char **argv,
-                               const size_t *lens);
+/* The pipe transport over conn (redis_pipe.h). */
+struct rpipe_transport redis_conn_transport(struct redis_conn *conn);
 
-/* Runs the session script on key with n (<= 8) arguments: EVALSHA, or EVAL
- * once when the server lost the script. A non-error reply (caller frees) or
- * NULL with errstr set. */
-redisReply *redis_conn_script(struct redis_conn *conn, const char *key, int n,
-                              const char **args, const size_t *lens);
+/* Closes the connection (if any); the next use reconnects. In Sentinel
+ * mode the process's shared master address is forgotten too. */
+void redis_conn_drop(struct redis_conn *conn);
+
+/* Connects and runs the handshake when not connected (or when the server
+ * closed the idle connection). 0, or -1 with errstr set. */
+int redis_conn_ensure(struct redis_conn *conn);
+
+/* Writes the n commands in one go (a script op's argv[1] becomes the
+ * script's SHA1). 0, or -1 with errstr set and the connection dropped. */
+int redis_conn_send(struct redis_conn *conn, struct rpipe_op *const *ops, int n);
+
+/* Reads the next reply (caller frees) within the timeout. 0, or -1 with
+ * errstr set and the connection dropped. */
+int redis_conn_recv(struct redis_conn *conn, redisReply **out);
 
 #endif

@@ -20,19 +20,33 @@
  * Every hash records 'born' (Redis's clock, seconds). touch and set first
  * delete a session older than the lifetime, which then counts as absent;
  * hashes without 'born' never age (they get it on their next set). create
- * only ever sees a fresh id, so it does not look.
+ * only ever sees a fresh id, so it does not look. With a lifetime, the
+ * key's TTL is the idle timeout or what is left of the lifetime, whichever
+ * is shorter, so Redis drops the key at born + max-age at the latest.
  */
 const char redis_script_body[] =
-    "local k, op, ttl, maxage = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
-    "local function now() return tonumber(redis.call('TIME')[1]) end\n"
-    "local function end_if_aged()\n"
-    "  if maxage == 0 then return end\n"
+    "local k, op, ttl, maxage = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local clock\n"
+    "local function now()\n"
+    "  if not clock then clock = tonumber(redis.call('TIME')[1]) end\n"
+    "  return clock\n"
+    "end\n"
+    "local function born_if_live()\n"
+    "  if maxage == 0 then return nil end\n"
     "  local born = tonumber(redis.call('HGET', k, 'born'))\n"
-    "  if born and now() - born >= maxage then redis.call('DEL', k) end\n"
+    "  if born and now() - born >= maxage then redis.call('DEL', k); return nil end\n"
+    "  return born\n"
+    "end\n"
+    "local function ttl_for(born)\n"
+    "  if maxage == 0 or not born then return ttl end\n"
+    "  local left = born + maxage - now()\n"
+    "  if left < 1 then left = 1 end\n"
+    "  if left < ttl then return left end\n"
+    "  return ttl\n"
     "end\n"
     "if op == 'touch' then\n"
-    "  end_if_aged()\n"
-    "  if redis.call('EXPIRE', k, ttl) == 0 then return false end\n"
+    "  local born = born_if_live()\n"
+    "  if redis.call('EXPIRE', k, ttl_for(born)) == 0 then return false end\n"
     "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
     "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
     "  local out, max = {ARGV[4]}, tonumber(ARGV[5])\n"
@@ -46,15 +60,15 @@ const char redis_script_body[] =
     "if op == 'create' then\n"
     "  if redis.call('EXISTS', k) == 1 then return 0 end\n"
     "  redis.call('HSET', k, 'count', 1, 'served', ARGV[4], 'born', now())\n"
-    "  redis.call('EXPIRE', k, ttl)\n"
+    "  redis.call('EXPIRE', k, ttl_for(now()))\n"
     "  return {1, 0, '', '0', ARGV[4]}\n"
     "elseif op == 'set' then\n"
-    "  end_if_aged()\n"
+    "  local born = born_if_live()\n"
     "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
     "  redis.call('HSET', k, 'value', ARGV[4], 'vtime', ARGV[5])\n"
     "  redis.call('HSETNX', k, 'count', 0)\n"
-    "  redis.call('HSETNX', k, 'born', now())\n"
-    "  redis.call('EXPIRE', k, ttl)\n"
+    "  if redis.call('HSETNX', k, 'born', now()) == 1 then born = now() end\n"
+    "  redis.call('EXPIRE', k, ttl_for(born))\n"
     "  return 1\n"
     "end\n"
     "return redis.error_reply('sessionlab: unknown operation')\n";

@@ -336,6 +336,8 @@ static void route_simple(struct route_ctx *ctx, enum route_id r, struct response
         reply_text(ctx, resp, 200, "");
         resp->content_type = CT_METRICS;
         metrics_render(&ctx->body, ctx->ops->name, ctx->ops->live(ctx->st));
+        if (ctx->ops->metrics)
+            ctx->ops->metrics(ctx->st, &ctx->body);
         break;
     }
 }

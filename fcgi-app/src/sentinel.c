@@ -4,6 +4,7 @@
  * index of the sentinel that answered last.
  */
 #include "sentinel.h"
+#include "resolve.h"
 #include "text.h"
 
 #include <arpa/inet.h>
@@ -86,7 +87,11 @@ static int sn_ask(const struct redis_endpoint *s, const char *master,
                   struct timeval tv, char *host, size_t hostlen, int *port,
                   char *err, size_t errlen)
 {
-    redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
+    char addr[RESOLVE_ADDR_MAX];
+    int ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    if (resolve_host(s->host, ms, addr, sizeof addr, err, errlen) != 0)
+        return -1;
+    redisContext *c = redisConnectWithTimeout(addr, s->port, tv);
     if (c == NULL)
         return text_fail(err, errlen, "out of memory");
     int rc = -1;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "config.h"
 #include "session.h"
 
@@ -58,6 +59,9 @@ struct store_ops {
 
     /* Live sessions, or -1 when the backend cannot tell cheaply. */
     long long (*live)(struct store *st);
+
+    /* Appends the backend's own metrics to b (may be NULL). */
+    void (*metrics)(struct store *st, struct buf *b);
 
     /* Why the last operation returned -1; never NULL. */
     const char *(*error)(struct store *st);
