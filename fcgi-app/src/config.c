@@ -12,8 +12,8 @@
 /* Default worker threads, by store (bench/results: on 2 CPUs the memory
  * store costs least CPU per request with few workers, the Redis store needs
  * more to keep requests in flight while one waits on its round trip). */
-#define DEFAULT_WORKERS_MEMORY 4
-#define DEFAULT_WORKERS_REDIS 16
+#define DEFAULT_WORKERS_MEMORY 2
+#define DEFAULT_WORKERS_REDIS 8
 
 /* One setting: its variable, its flag, and a parser that stores a valid
  * value into cfg or writes the reason into why. */
@@ -244,13 +244,13 @@ static const struct setting settings[] = {
     {"SESSIONLAB_STORE", "store", "session store: memory or redis [memory]", set_store},
     {"SESSIONLAB_REDIS_URL", "redis-url", "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or redis-sentinel://host[:port][,host[:port]...]/master[/db] [redis://127.0.0.1:6379/0]", set_redis_url},
     {"SESSIONLAB_REDIS_TIMEOUT_MS", "redis-timeout-ms", "Redis connect and command timeout, ms [200]", set_redis_timeout},
-    {"SESSIONLAB_REDIS_CONNECTIONS", "redis-connections", "Redis connections shared by all workers, pipelined [2]", set_redis_connections},
+    {"SESSIONLAB_REDIS_CONNECTIONS", "redis-connections", "Redis connections shared by all workers, pipelined [1]", set_redis_connections},
     {"SESSIONLAB_REDIS_PREFIX", "redis-prefix", "Redis key prefix [sessionlab:session:]", set_redis_prefix},
     {"SESSIONLAB_TTL", "ttl", "idle timeout in seconds, sliding [1800]", set_ttl},
     {"SESSIONLAB_MAX_AGE", "max-age", "absolute session lifetime in seconds, however busy; 0 = none [0]", set_max_age},
     {"SESSIONLAB_COOKIE_NAME", "cookie-name", "session cookie name [SESSION]", set_cookie_name},
     {"SESSIONLAB_COOKIE_SECURE", "cookie-secure", "Secure attribute: auto (HTTPS requests), always, never [auto]", set_cookie_secure},
-    {"SESSIONLAB_WORKERS", "workers", "FastCGI worker threads: requests served at once [4 with the memory store, 16 with redis]", set_workers},
+    {"SESSIONLAB_WORKERS", "workers", "FastCGI worker threads: requests served at once [2 with the memory store, 8 with redis]", set_workers},
     {"SESSIONLAB_MAX_SESSIONS", "max-sessions", "memory store cap; least recently used evicted [100000]", set_max_sessions},
     {"SESSIONLAB_INSTANCE", "instance", "name shown as Hostname [gethostname()]", set_instance},
 };
@@ -266,7 +266,7 @@ static void config_defaults(struct config *cfg)
     set_redis_url(cfg, "redis://127.0.0.1:6379/0", why, sizeof why);
     set_redis_prefix(cfg, "sessionlab:session:", why, sizeof why);
     cfg->redis_timeout_ms = 200;
-    cfg->redis_connections = 2;
+    cfg->redis_connections = 1;
     cfg->ttl = 1800;
     cfg->max_age = 0;
     set_cookie_name(cfg, "SESSION", why, sizeof why);

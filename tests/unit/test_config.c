@@ -33,7 +33,8 @@ Test(config, defaults)
     cr_expect_eq(cfg.max_age, 0);
     cr_expect_str_eq(cfg.cookie_name, "SESSION");
     cr_expect_eq(cfg.cookie_secure, COOKIE_SECURE_AUTO);
-    cr_expect_eq(cfg.workers, 4, "memory store default");
+    cr_expect_eq(cfg.workers, 2, "memory store default");
+    cr_expect_eq(cfg.redis_connections, 1);
     cr_expect_eq(cfg.max_sessions, 100000);
     cr_expect_gt(strlen(cfg.instance), 0);
 }
@@ -41,7 +42,7 @@ Test(config, defaults)
 Test(config, the_default_workers_follow_the_store)
 {
     cr_assert_eq(load(ARGV("--store", "redis"), NOENV), CONFIG_OK, "%s", err);
-    cr_expect_eq(cfg.workers, 16);
+    cr_expect_eq(cfg.workers, 8);
     cr_assert_eq(load(ARGV("--store", "redis", "--workers", "3"), NOENV), CONFIG_OK, "%s", err);
     cr_expect_eq(cfg.workers, 3);
     cr_assert_eq(load(ARGV("--store", "memory"), ENV("SESSIONLAB_WORKERS=5")), CONFIG_OK, "%s", err);
