@@ -25,6 +25,11 @@ CPU_CONNS = (CONNS_REF, 128)
 # bench/results/2026-11-27-1606-vm.md (the file latest.md copied then),
 # shown there as 0.65 and 0.53; here from the medians in its raw records
 # (2026-11-27-1606-vm.txt): 7,270.4 / 11,177.8 and 9,753.6 / 18,557.0.
+# Issue 12's targets for the Redis store (returning visitor).
+REDIS_FLOOR_MIN = {1: 0.52, 32: 0.75, 128: 0.65}
+REDIS_SERVER_CPU_MAX = 15.0   # µs of redis-server CPU per view at 32 connections
+APP_CPU_RATIO_MAX = 1.4       # app CPU per Redis view / per memory view
+
 # Issue 11: no regression at 1 and 32 connections.
 REDIS_BASELINE_FILE = "bench/results/2026-11-27-1606-vm.md"
 REDIS_BASELINE = {1: 7270.4 / 11177.8, 32: 9753.6 / 18557.0}
@@ -344,6 +349,27 @@ def main():
       f"(wrk's `status` count). Issue 11's targets through nginx-conf's load balancer with 3 "
       f"replicas (0 5xx at 128 and 512 connections, with a replica killed, 1,024 connections) "
       f"are not measured here: the e2e server-core suite counts them.\n")
+
+    # Issue 12's targets (the Redis client: shared pipelined connections).
+    p("## Issue 12's targets (Redis client)\n")
+    p("| target | wanted | measured | verdict |")
+    p("|---|---|---|---|")
+    vals, txt = at(sorted(REDIS_FLOOR_MIN),
+                   lambda cc: ratio(runs.med("redis", "returning", cc, "rps"), runs.floor(cc, "rps")))
+    want = ", ".join(f"≥ {REDIS_FLOOR_MIN[cc]:.2f} at {cc}" for cc in sorted(REDIS_FLOOR_MIN))
+    p(f"| Redis, returning: requests/s × floor | {want} | {txt} | "
+      f"{verdict(vals, lambda cc, v: v >= REDIS_FLOOR_MIN[cc], lambda cc: f'{REDIS_FLOOR_MIN[cc]:.2f}')} |")
+    c = CONNS_REF
+    rc = runs.med("redis", "returning", c, "redis_cpu_us") if c in runs.conns else None
+    p(f"| redis-server CPU per view at {c} connections | ≤ {REDIS_SERVER_CPU_MAX:.0f} µs | {fx(rc, 1)} µs | "
+      f"{verdict([(c, rc)], lambda c_, x: x <= REDIS_SERVER_CPU_MAX, lambda c_: f'{REDIS_SERVER_CPU_MAX:.0f}')} |")
+    ar = runs.med("redis", "returning", c, "app_cpu_us") if c in runs.conns else None
+    am = runs.med("memory", "returning", c, "app_cpu_us") if c in runs.conns else None
+    g = ratio(ar, am)
+    p(f"| app CPU per Redis view ÷ per memory view at {c} connections | ≤ {APP_CPU_RATIO_MAX:.1f} | "
+      f"{fx(g)} ({fx(ar, 1)} / {fx(am, 1)} µs) | "
+      f"{verdict([(c, g)], lambda c_, x: x <= APP_CPU_RATIO_MAX, lambda c_: f'{APP_CPU_RATIO_MAX:.1f}')} |")
+    p("")
 
     # Issue 7's targets that still apply.
     p("## Earlier targets still checked (issue 7)\n")
