@@ -138,8 +138,11 @@ static void conn_setup(struct conns *c, int fd)
     struct timeval tv = {.tv_sec = CONNS_IO_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (c->tcp)
+    if (c->tcp) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+        /* A peer that vanished without a FIN is found and closed. */
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
+    }
 }
 
 /* Registers an accepted fd as idle (or closes it when it cannot). A new
@@ -206,6 +209,11 @@ static void conns_accept(struct conns *c)
 /*
  * true when tag names the current idle connection: it is now busy. An
  * event for a busy one marks it SLOT_AGAIN, for its worker to look at.
+ * An event can also be stale: a request that came in two packets raises
+ * two edges, and when the worker that read both set the connection idle
+ * before anyone took the second edge, that edge names an idle connection
+ * with nothing to read. conns_next looks before it hands one out, so no
+ * worker blocks in read() on an idle connection.
  */
 static bool take(struct conns *c, uint64_t tag, struct conn *out)
 {
@@ -213,33 +221,21 @@ static bool take(struct conns *c, uint64_t tag, struct conn *out)
     uint32_t gen = (uint32_t)(tag >> 32);
     if (fd < 0 || fd >= c->nslots)
         return false;
-    uint64_t busy = slot_word(gen, SLOT_BUSY);
-    if (slot_cas(c, fd, slot_word(gen, SLOT_IDLE), busy)) {
-        *out = (struct conn){.fd = fd, .gen = gen};
-        return true;
-    }
-    slot_cas(c, fd, busy, slot_word(gen, SLOT_AGAIN));
-    return false; /* busy, or closed (and maybe reused) since the event */
-}
-
-bool conns_next(struct conns *c, struct conn *out)
-{
-    static struct log_limit lim = LOG_LIMIT_INIT;
+    uint64_t w = __atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE);
     for (;;) {
-        struct epoll_event ev;
-        int n = epoll_wait(c->epfd, &ev, 1, -1);
-        if (n < 0 && errno != EINTR) {
-            log_error_limited(&lim, "epoll_wait failed: %s", strerror(errno));
-            usleep(10 * 1000);
-        }
-        if (n <= 0)
-            continue;
-        if (ev.data.u64 == TAG_WAKE)
-            return false;
-        if (ev.data.u64 == TAG_LISTEN)
-            conns_accept(c);
-        else if (take(c, ev.data.u64, out))
+        unsigned state = (unsigned)(w & 0xff);
+        if ((uint32_t)(w >> 32) != gen || (state != SLOT_IDLE && state != SLOT_BUSY))
+            return false; /* closed (maybe reused), or already marked */
+        uint64_t to = slot_word(gen, state == SLOT_IDLE ? SLOT_BUSY : SLOT_AGAIN);
+        /* On failure w is reloaded: the slot changed between the two reads
+         * (its worker just made it idle), so look again. */
+        if (__atomic_compare_exchange_n(&c->slots[fd], &w, to, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            if (state != SLOT_IDLE)
+                return false; /* its worker serves it again */
+            *out = (struct conn){.fd = fd, .gen = gen};
             return true;
+        }
     }
 }
 
@@ -263,9 +259,31 @@ static bool keep_idle(struct conns *c, struct conn cn)
     for (;;) {
         if (slot_cas(c, cn.fd, busy, slot_word(cn.gen, SLOT_IDLE)))
             return true;
-        slot_cas(c, cn.fd, again, busy);
+        if (!slot_cas(c, cn.fd, again, busy))
+            return true; /* neither busy nor marked: not ours to keep */
         if (readable_now(cn.fd))
             return false;
+    }
+}
+
+bool conns_next(struct conns *c, struct conn *out)
+{
+    static struct log_limit lim = LOG_LIMIT_INIT;
+    for (;;) {
+        struct epoll_event ev;
+        int n = epoll_wait(c->epfd, &ev, 1, -1);
+        if (n < 0 && errno != EINTR) {
+            log_error_limited(&lim, "epoll_wait failed: %s", strerror(errno));
+            usleep(10 * 1000);
+        }
+        if (n <= 0)
+            continue;
+        if (ev.data.u64 == TAG_WAKE)
+            return false;
+        if (ev.data.u64 == TAG_LISTEN)
+            conns_accept(c);
+        else if (take(c, ev.data.u64, out) && (readable_now(out->fd) || !keep_idle(c, *out)))
+            return true;
     }
 }
 
@@ -298,17 +316,46 @@ void conns_begin_drain(struct conns *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+/*
+ * Closes every idle connection that has nothing to read. One whose next
+ * request is already there (waiting for a worker) is kept: it is claimed,
+ * looked at, and put back with EPOLL_CTL_MOD, which queues its event again.
+ */
 int conns_close_idle(struct conns *c)
 {
     int n = 0;
     for (int fd = 0; fd < c->nslots; fd++) {
         uint64_t w = __atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE);
-        if ((w & 0xff) != SLOT_IDLE || !slot_cas(c, fd, w, slot_word((uint32_t)(w >> 32), SLOT_FREE)))
+        uint32_t gen = (uint32_t)(w >> 32);
+        uint64_t busy = slot_word(gen, SLOT_BUSY);
+        if ((w & 0xff) != SLOT_IDLE || !slot_cas(c, fd, w, busy))
             continue;
+        if (readable_now(fd) || !slot_cas(c, fd, busy, slot_word(gen, SLOT_FREE))) {
+            /* A request waits (or an edge came meanwhile): leave it to a worker. */
+            if (!slot_cas(c, fd, busy, w))
+                slot_cas(c, fd, slot_word(gen, SLOT_AGAIN), w);
+            ctl(c, EPOLL_CTL_MOD, fd, CONN_EVENTS, conn_tag(fd, gen));
+            continue;
+        }
         epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
         close(fd);
         conn_closed(c);
         n++;
+    }
+    return n;
+}
+
+/* Shuts down (not closes: its worker still holds the fd) every connection
+ * a worker holds; their blocked reads and writes fail at once. */
+int conns_cut_busy(struct conns *c)
+{
+    int n = 0;
+    for (int fd = 0; fd < c->nslots; fd++) {
+        unsigned st = (unsigned)(__atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE) & 0xff);
+        if (st == SLOT_BUSY || st == SLOT_AGAIN) {
+            shutdown(fd, SHUT_RDWR);
+            n++;
+        }
     }
     return n;
 }

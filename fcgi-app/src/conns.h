@@ -70,8 +70,13 @@ bool conns_done(struct conns *c, struct conn cn, enum conn_end how);
  * connection after its next request. */
 void conns_begin_drain(struct conns *c);
 
-/* Closes every connection waiting for a request; returns how many. */
+/* Closes every idle connection with nothing to read; returns how many. */
 int conns_close_idle(struct conns *c);
+
+/* The drain's last resort: shuts down every connection a worker holds
+ * (a peer that trickles a request can hold one for ever, since the I/O
+ * timeout applies to each read). Returns how many. */
+int conns_cut_busy(struct conns *c);
 
 int conns_open_count(struct conns *c);
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,37 +12,52 @@
 
 #include "text.h"
 
-/* One lookup, shared by the caller and glibc's notification thread; the
- * last of the two to let go frees it. */
+/*
+ * One lookup. getaddrinfo_a runs it on glibc's helper thread (created with
+ * every signal blocked); completion is polled with gai_suspend, never
+ * signalled (SIGEV_THREAD's notification thread would run with every
+ * signal unblocked, so a SIGTERM could take the process's default action
+ * there instead of reaching the main thread's sigwait).
+ */
 struct lookup {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    bool abandoned;             /* the caller gave up waiting */
     struct gaicb cb;
     struct addrinfo hints;
+    struct lookup *next;        /* on the abandoned list */
     char name[];
 };
+
+/* Lookups that outlived their caller's deadline: freed once glibc is done. */
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lookup *abandoned;
 
 static void lookup_free(struct lookup *l)
 {
     if (l->cb.ar_result)
         freeaddrinfo(l->cb.ar_result);
-    pthread_mutex_destroy(&l->lock);
-    pthread_cond_destroy(&l->cond);
     free(l);
 }
 
-static void lookup_done(union sigval v)
+static void abandon(struct lookup *l)
 {
-    struct lookup *l = v.sival_ptr;
-    pthread_mutex_lock(&l->lock);
-    l->done = true;
-    bool abandoned = l->abandoned;
-    pthread_cond_signal(&l->cond);
-    pthread_mutex_unlock(&l->lock);
-    if (abandoned)
+    pthread_mutex_lock(&abandoned_lock);
+    l->next = abandoned;
+    abandoned = l;
+    pthread_mutex_unlock(&abandoned_lock);
+}
+
+static void reap_abandoned(void)
+{
+    pthread_mutex_lock(&abandoned_lock);
+    for (struct lookup **pp = &abandoned; *pp;) {
+        struct lookup *l = *pp;
+        if (gai_error(&l->cb) == EAI_INPROGRESS) {
+            pp = &l->next;
+            continue;
+        }
+        *pp = l->next;
         lookup_free(l);
+    }
+    pthread_mutex_unlock(&abandoned_lock);
 }
 
 static bool is_numeric(const char *host)
@@ -52,12 +66,22 @@ static bool is_numeric(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-static int copy_addr(const struct addrinfo *ai, char *out, size_t outlen)
+/* The first IPv4 address, else the first IPv6 one (hiredis's own order). */
+static int copy_addr(const struct addrinfo *list, char *out, size_t outlen)
 {
-    const void *a = ai->ai_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
-    return inet_ntop(ai->ai_family, a, out, (socklen_t)outlen) ? 0 : -1;
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *ai = list; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET || (!pick && ai->ai_family == AF_INET6)) {
+            pick = ai;
+            if (ai->ai_family == AF_INET)
+                break;
+        }
+    if (!pick)
+        return -1;
+    const void *a = pick->ai_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr;
+    return inet_ntop(pick->ai_family, a, out, (socklen_t)outlen) ? 0 : -1;
 }
 
 static struct lookup *lookup_start(const char *host, char *err, size_t errlen)
@@ -69,21 +93,39 @@ static struct lookup *lookup_start(const char *host, char *err, size_t errlen)
         return NULL;
     }
     memcpy(l->name, host, n + 1);
-    pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->cond, NULL);
     l->hints.ai_socktype = SOCK_STREAM;
     l->cb.ar_name = l->name;
     l->cb.ar_request = &l->hints;
     struct gaicb *list[1] = {&l->cb};
-    struct sigevent sev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = lookup_done,
-                           .sigev_value.sival_ptr = l};
-    int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
+    int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
     if (rc != 0) {
         text_fail(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-        lookup_free(l);
+        free(l);
         return NULL;
     }
     return l;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for l until deadline_ms (CLOCK_MONOTONIC); its gai_error after. */
+static int lookup_wait(struct lookup *l, long long deadline_ms)
+{
+    const struct gaicb *list[1] = {&l->cb};
+    int rc;
+    while ((rc = gai_error(&l->cb)) == EAI_INPROGRESS) {
+        long long left = deadline_ms - mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L};
+        gai_suspend(list, 1, &ts); /* EAI_AGAIN on timeout, EAI_INTR: look again */
+    }
+    return rc;
 }
 
 int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen,
@@ -92,29 +134,17 @@ int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen,
     if (is_numeric(host))
         return snprintf(out, outlen, "%s", host) < (int)outlen ? 0
                : text_fail(err, errlen, "address too long: %s", host);
+    reap_abandoned();
     struct lookup *l = lookup_start(host, err, errlen);
     if (!l)
         return -1;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&l->lock);
-    while (!l->done && pthread_cond_timedwait(&l->cond, &l->lock, &until) != ETIMEDOUT)
-        ;
-    if (!l->done) {
-        l->abandoned = true; /* lookup_done frees it */
-        pthread_mutex_unlock(&l->lock);
+    int rc = lookup_wait(l, mono_ms() + timeout_ms);
+    if (rc == EAI_INPROGRESS) {
+        abandon(l);
         return text_fail(err, errlen, "resolving %s took longer than %d ms", host, timeout_ms);
     }
-    pthread_mutex_unlock(&l->lock);
-    int rc = gai_error(&l->cb);
     int res = rc != 0 ? text_fail(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc))
-              : !l->cb.ar_result || copy_addr(l->cb.ar_result, out, outlen) != 0
+              : copy_addr(l->cb.ar_result, out, outlen) != 0
                   ? text_fail(err, errlen, "cannot resolve %s: no usable address", host)
                   : 0;
     lookup_free(l);

@@ -211,16 +211,21 @@ static void route_view(struct route_ctx *ctx, const struct request *rq,
         render_page(&ctx->body, &ctx->sess, ctx->cfg->instance, ctx->ops->name);
 }
 
-/* Reads the request body into ctx->in. Its length, or -1 when it is larger
- * than BODY_MAX. */
-static long read_body(struct route_ctx *ctx, FCGX_Stream *in)
+/* Reads the request body into ctx->in. Its length; -1 when it is larger
+ * than BODY_MAX; -2 when it ended before CONTENT_LENGTH said (the peer
+ * closed, or its stream broke). */
+static long read_body(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in)
 {
     long total = 0;
     int n;
     while (total <= BODY_MAX &&
            (n = FCGX_GetStr(ctx->in + total, (int)(sizeof ctx->in - (size_t)total), in)) > 0)
         total += n;
-    return total > BODY_MAX ? -1 : total;
+    if (total > BODY_MAX)
+        return -1;
+    if (FCGX_GetError(in) != 0 || (rq->content_length > 0 && total != rq->content_length))
+        return -2;
+    return total;
 }
 
 static bool is_form(const char *ct)
@@ -269,7 +274,9 @@ static void route_set(struct route_ctx *ctx, const struct request *rq,
     if (!is_form(rq->content_type))
         return reply(ctx, resp, 415, "Unsupported Media Type",
                      "Send the form as application/x-www-form-urlencoded.");
-    long len = rq->content_length > BODY_MAX ? -1 : read_body(ctx, in);
+    long len = rq->content_length > BODY_MAX ? -1 : read_body(ctx, rq, in);
+    if (len == -2)
+        return reply(ctx, resp, 400, "Bad Request", "The request body ended before its length.");
     if (len < 0)
         return reply(ctx, resp, 413, "Content Too Large", "The request body is larger than 16 KiB.");
     size_t vlen = 0;

@@ -23,6 +23,7 @@
 #define STOP_POLL_MS 20
 #define STOP_QUIET_MS 200      /* no request for this long: idle links may close */
 #define STOP_GRACE_MS 10000    /* close idle links after this even under load */
+#define STOP_HARD_MS 30000     /* cut requests still unfinished after this */
 #define DRAIN_MAX (1024 * 1024) /* unread body bytes read to keep a connection */
 #define FD_SOFT_MAX 65536      /* RLIMIT_NOFILE is raised up to this */
 #define FD_RESERVE 64          /* fds kept for everything but connections */
@@ -165,23 +166,43 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The drain's wait between two looks: signals are taken meanwhile. A
+ * second SIGTERM or SIGINT ends the drain at once; true then. */
+static bool drain_pause(const sigset_t *set)
+{
+    static struct log_limit lim = LOG_LIMIT_INIT;
+    struct timespec ts = {.tv_nsec = STOP_POLL_MS * 1000000L};
+    int sig = sigtimedwait(set, NULL, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+        log_info("%s received again: cutting the requests still in flight",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return true;
+    }
+    if (sig > 0)
+        log_info_limited(&lim, "signal %d received while draining: ignored", sig);
+    return false;
+}
+
 /*
  * The drain after SIGTERM: /readyz answers 503 from now on, the listener
  * closes (nginx's new connections are refused, and a refused GET or POST
  * is retried on another server), and every connection is closed after its
  * next request. Idle connections are closed from here only once no request
- * came for STOP_QUIET_MS (or after STOP_GRACE_MS): closing one while nginx
- * is writing a request into it would fail that request, and nginx cannot
- * retry a POST.
+ * came for STOP_QUIET_MS (or after STOP_GRACE_MS), and never one whose
+ * next request is already waiting: closing one while nginx is writing a
+ * request into it would fail that request, and nginx cannot retry a POST.
+ * A peer that never finishes its request is cut at STOP_HARD_MS, or at once
+ * on a second SIGTERM or SIGINT.
  */
-static void drain(void)
+static void drain(const sigset_t *set)
 {
     routes_begin_drain();
     conns_begin_drain(&conns);
     long long start = mono_ms(), quiet_since = start;
     unsigned long last = __atomic_load_n(&served, __ATOMIC_RELAXED);
+    bool cut = false;
     while (conns_open_count(&conns) > 0) {
-        nanosleep(&(struct timespec){.tv_nsec = STOP_POLL_MS * 1000000L}, NULL);
+        bool now_cut = drain_pause(set);
         long long now = mono_ms();
         unsigned long cur = __atomic_load_n(&served, __ATOMIC_RELAXED);
         if (cur != last) {
@@ -190,6 +211,12 @@ static void drain(void)
         }
         if (now - quiet_since >= STOP_QUIET_MS || now - start >= STOP_GRACE_MS)
             conns_close_idle(&conns);
+        if (!cut && (now_cut || now - start >= STOP_HARD_MS)) {
+            int n = conns_cut_busy(&conns);
+            if (n > 0)
+                log_error("drain: cut %d connection%s still in a request", n, n == 1 ? "" : "s");
+            cut = true;
+        }
     }
 }
 
@@ -270,7 +297,7 @@ static int serve(const struct config *cfg, const struct store_ops *ops, const si
         log_info("serving on %s with %d workers, up to %d connections", cfg->listen, started, max_open);
         int sig = wait_for_stop(set);
         log_info("%s received: finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        drain();
+        drain(set);
     }
     stop_workers(ws, started);
     free(ws);
