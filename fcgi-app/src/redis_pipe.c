@@ -31,13 +31,12 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void rpipe_init(struct rpipe *p, struct rpipe_transport tr, int queue_wait_ms, int max_waiting)
+void rpipe_init(struct rpipe *p, struct rpipe_transport tr, int queue_wait_ms)
 {
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     p->tr = tr;
     p->queue_wait_ms = queue_wait_ms > 0 ? queue_wait_ms : 1;
-    p->max_waiting = max_waiting > 0 ? max_waiting : 0;
     p->breaker = RPIPE_CLOSED;
 }
 
@@ -265,10 +264,10 @@ static void deadline_in(struct timespec *ts, int ms)
 
 /* Under lock: waits until op is done or leads. A queued op that is not
  * sent within queue_wait_ms leaves the queue and fails. */
-static void follow_locked(struct rpipe *p, struct rpipe_op *op, int wait_ms)
+static void follow_locked(struct rpipe *p, struct rpipe_op *op)
 {
     struct timespec until;
-    deadline_in(&until, wait_ms);
+    deadline_in(&until, p->queue_wait_ms);
     while (op->state != RPIPE_DONE && !op->lead) {
         if (op->state == RPIPE_SENT) {
             pthread_cond_wait(&op->cond, &p->lock); /* the leader finishes it */
@@ -282,10 +281,8 @@ static void follow_locked(struct rpipe *p, struct rpipe_op *op, int wait_ms)
                 p->breaker = RPIPE_OPEN; /* never sent: the next op probes */
                 p->open_until_ms = 0;
             }
-            snprintf(op->err, sizeof op->err, "redis: waited %d ms for a turn on the connection%s",
-                     wait_ms, wait_ms < p->queue_wait_ms
-                                  ? " (every other worker waits on Redis: this one stays free)"
-                                  : "");
+            snprintf(op->err, sizeof op->err, "redis: waited %d ms for a turn on the connection",
+                     p->queue_wait_ms);
         }
     }
 }
@@ -312,13 +309,10 @@ int rpipe_call(struct rpipe *p, struct rpipe_op *op)
         p->tail = op;
         if (!p->leading)
             p->leading = op->lead = true;
-        bool last = p->max_waiting && p->waiting >= p->max_waiting;
-        p->waiting++;
         if (!op->lead)
-            follow_locked(p, op, last ? RPIPE_LAST_WAIT_MS : p->queue_wait_ms);
+            follow_locked(p, op);
         if (op->lead)
             lead_locked(p, op);
-        p->waiting--;
     }
     pthread_mutex_unlock(&p->lock);
     pthread_cond_destroy(&op->cond);

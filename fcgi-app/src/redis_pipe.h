@@ -35,10 +35,6 @@
 /* The cap keeps the first success at most this long after Redis is back. */
 #define RPIPE_BACKOFF_MAX_MS 800
 #define RPIPE_ARGS_MAX 12
-/* How long the op of the last worker not yet waiting on Redis may wait in
- * the queue: when Redis hangs, that worker is back at once for requests
- * that need no store (/healthz), instead of waiting out a timeout too. */
-#define RPIPE_LAST_WAIT_MS 5
 
 /* One command and, once done, its reply or why it failed. */
 struct rpipe_op {
@@ -76,8 +72,6 @@ struct rpipe {
     struct rpipe_op *head, *tail; /* queued, not sent yet */
     bool leading;               /* a worker leads (or is about to) */
     int queue_wait_ms;          /* a queued op gives up after this */
-    int waiting;                /* ops admitted and not done */
-    int max_waiting;            /* beyond this, RPIPE_LAST_WAIT_MS; 0: no limit */
     enum rpipe_breaker breaker;
     long long open_until_ms;    /* CLOCK_MONOTONIC */
     struct rpipe_op *probe;     /* the op probing, while RPIPE_PROBING */
@@ -85,10 +79,8 @@ struct rpipe {
     char last_err[RPIPE_ERR_MAX]; /* why the breaker opened */
 };
 
-/* queue_wait_ms bounds how long an op waits to be sent (a few timeouts);
- * from the max_waiting-th op waiting on, an op waits RPIPE_LAST_WAIT_MS
- * at most (0: no such limit). */
-void rpipe_init(struct rpipe *p, struct rpipe_transport tr, int queue_wait_ms, int max_waiting);
+/* queue_wait_ms bounds how long an op waits to be sent (a few timeouts). */
+void rpipe_init(struct rpipe *p, struct rpipe_transport tr, int queue_wait_ms);
 void rpipe_fini(struct rpipe *p);
 
 /*

@@ -275,11 +275,9 @@ static int rs_global_init(const struct config *cfg, char *err, size_t errlen)
     /* A queued op waits for the batch in flight (at most about a timeout)
      * and then its own. */
     int wait_ms = 2 * cfg->redis_timeout_ms + 50;
-    /* One worker is kept from waiting out a hung Redis (redis_pipe.h). */
-    int max_waiting = cfg->workers > 1 ? (cfg->workers - 1 + n - 1) / n : 0;
     for (int i = 0; i < n; i++) {
         redis_conn_init(&shared.conns[i], &cfg->redis, cfg->redis_timeout_ms);
-        rpipe_init(&shared.pipes[i], redis_conn_transport(&shared.conns[i]), wait_ms, max_waiting);
+        rpipe_init(&shared.pipes[i], redis_conn_transport(&shared.conns[i]), wait_ms);
     }
     shared.n = n;
     return 0;

@@ -95,7 +95,7 @@ static void set_up(void)
     pthread_mutex_init(&fk.lock, NULL);
     pthread_cond_init(&fk.cond, NULL);
     rpipe_init(&pipe_, (struct rpipe_transport){.ensure = fk_ensure, .send = fk_send,
-                                                .recv = fk_recv, .drop = fk_drop}, 300, 0);
+                                                .recv = fk_recv, .drop = fk_drop}, 300);
 }
 
 static void tear_down(void)
@@ -278,28 +278,3 @@ Test(redis_pipe, a_readonly_reply_drops_the_connection_and_opens_the_breaker)
     freeReplyObject(c.op.reply);
 }
 
-Test(redis_pipe, the_last_worker_not_waiting_gives_up_at_once_behind_a_hung_batch)
-{
-    struct call first, second, third, last;
-    pipe_.max_waiting = 3; /* 4 workers: one is kept from waiting */
-    gate(true); /* the batch in flight hangs */
-    start(&first, "first");
-    wait_in_send();
-    start(&second, "second");
-    start(&third, "third"); /* 3 waiting: max_waiting reached */
-    usleep(50 * 1000);
-    start(&last, "last");
-    pthread_join(last.t, NULL);
-    cr_assert_eq(last.rc, -1);
-    cr_assert_lt(last.took_ms, 100, "back in %lld ms", last.took_ms);
-    cr_assert(strstr(last.op.err, "stays free"), "%s", last.op.err);
-    gate(false);
-    pthread_join(first.t, NULL);
-    pthread_join(second.t, NULL);
-    pthread_join(third.t, NULL);
-    cr_assert_eq(second.rc, 0, "%s", second.op.err);
-    cr_assert_eq(third.rc, 0, "%s", third.op.err);
-    freeReplyObject(first.op.reply);
-    freeReplyObject(second.op.reply);
-    freeReplyObject(third.op.reply);
-}
