@@ -119,15 +119,22 @@ static int set_redis_url(struct config *cfg, const char *val, char *why, size_t 
     return 0;
 }
 
-static int set_redis_timeout(struct config *cfg, const char *val, char *why, size_t len)
+/* Parses a whole number from lo to hi into *out; the reason in why. */
+static int set_int(int *out, const char *val, long lo, long hi, const char *unit, char *why,
+                   size_t len)
 {
     long v;
-    if (parse_long(val, 1, 60000, &v) < 0) {
-        snprintf(why, len, "'%s' is not a whole number of milliseconds from 1 to 60000", val);
+    if (parse_long(val, lo, hi, &v) < 0) {
+        snprintf(why, len, "'%s' is not a whole number%s from %ld to %ld", val, unit, lo, hi);
         return -1;
     }
-    cfg->redis_timeout_ms = (int)v;
+    *out = (int)v;
     return 0;
+}
+
+static int set_redis_timeout(struct config *cfg, const char *val, char *why, size_t len)
+{
+    return set_int(&cfg->redis_timeout_ms, val, 1, 60000, " of milliseconds", why, len);
 }
 
 static int set_redis_prefix(struct config *cfg, const char *val, char *why, size_t len)
@@ -193,24 +200,12 @@ static int set_cookie_secure(struct config *cfg, const char *val, char *why, siz
 
 static int set_redis_connections(struct config *cfg, const char *val, char *why, size_t len)
 {
-    long v;
-    if (parse_long(val, 1, 16, &v) < 0) {
-        snprintf(why, len, "'%s' is not a whole number from 1 to 16", val);
-        return -1;
-    }
-    cfg->redis_connections = (int)v;
-    return 0;
+    return set_int(&cfg->redis_connections, val, 1, 16, "", why, len);
 }
 
 static int set_workers(struct config *cfg, const char *val, char *why, size_t len)
 {
-    long v;
-    if (parse_long(val, 1, 1024, &v) < 0) {
-        snprintf(why, len, "'%s' is not a whole number from 1 to 1024", val);
-        return -1;
-    }
-    cfg->workers = (int)v;
-    return 0;
+    return set_int(&cfg->workers, val, 1, 1024, "", why, len);
 }
 
 static int set_max_sessions(struct config *cfg, const char *val, char *why, size_t len)
@@ -374,37 +369,4 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
     if (cfg->workers == 0)
         cfg->workers = strcmp(cfg->store, "redis") == 0 ? DEFAULT_WORKERS_REDIS : DEFAULT_WORKERS_MEMORY;
     return r == 1 ? CONFIG_EXIT_OK : CONFIG_OK;
-}
-
-/* "host:port", "unix:/path" or "sentinel:master@h1:p1,h2:p2". */
-static void describe_redis(const struct redis_url *r, char *buf, size_t len)
-{
-    if (r->kind == REDIS_URL_UNIX) {
-        snprintf(buf, len, "unix:%s", r->path);
-        return;
-    }
-    if (r->sentinel_n == 0) {
-        snprintf(buf, len, "%s:%d", r->host, r->port);
-        return;
-    }
-    size_t n = (size_t)snprintf(buf, len, "sentinel:%s@", r->master_name);
-    for (int i = 0; i < r->sentinel_n && n < len; i++)
-        n += (size_t)snprintf(buf + n, len - n, "%s%s:%d", i ? "," : "",
-                              r->sentinels[i].host, r->sentinels[i].port);
-}
-
-void config_describe(const struct config *cfg, char *buf, size_t len)
-{
-    const struct redis_url *r = &cfg->redis;
-    char where[1024];
-    describe_redis(r, where, sizeof where);
-    snprintf(buf, len,
-             "listen=%s store=%s workers=%d ttl=%lds max_age=%lds cookie=%s secure=%s instance=%s "
-             "max_sessions=%ld redis=%s db=%d auth=%s prefix=%s timeout=%dms connections=%d",
-             cfg->listen, cfg->store, cfg->workers, cfg->ttl, cfg->max_age, cfg->cookie_name,
-             cfg->cookie_secure == COOKIE_SECURE_AUTO ? "auto"
-             : cfg->cookie_secure == COOKIE_SECURE_ALWAYS ? "always" : "never",
-             cfg->instance, cfg->max_sessions, where, r->db,
-             r->password[0] ? "yes" : "no", cfg->redis_prefix, cfg->redis_timeout_ms,
-             cfg->redis_connections);
 }

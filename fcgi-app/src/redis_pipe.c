@@ -1,5 +1,7 @@
 #include "redis_pipe.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,20 +18,6 @@ static const long long rtt_le_ns[] = {50000, 100000, 250000, 500000, 1000000, 25
                                       10000000, 50000000, 250000000, 1000000000};
 #define NRTT (sizeof rtt_le_ns / sizeof rtt_le_ns[0])
 static unsigned long long rtt_count[NRTT + 1], rtt_sum_ns;
-
-static long long mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void rpipe_init(struct rpipe *p, struct rpipe_transport tr, int queue_wait_ms)
 {
@@ -145,7 +133,7 @@ static void breaker_result_locked(struct rpipe *p, bool ok, const char *err)
     }
     int b = p->backoff_ms ? p->backoff_ms * 2 : RPIPE_BACKOFF_MIN_MS;
     p->backoff_ms = b > RPIPE_BACKOFF_MAX_MS ? RPIPE_BACKOFF_MAX_MS : b;
-    p->open_until_ms = mono_ms() + p->backoff_ms;
+    p->open_until_ms = clock_mono_ms() + p->backoff_ms;
     p->breaker = RPIPE_OPEN;
     snprintf(p->last_err, sizeof p->last_err, "%s", err);
 }
@@ -220,9 +208,9 @@ static void lead_locked(struct rpipe *p, struct rpipe_op *me)
         }
         pthread_mutex_unlock(&p->lock);
         bool ok;
-        long long t0 = mono_ns();
+        long long t0 = clock_mono_ns();
         got = run_batch(p, batch, n, &ok, err, sizeof err);
-        batch_booked(n, mono_ns() - t0);
+        batch_booked(n, clock_mono_ns() - t0);
         pthread_mutex_lock(&p->lock);
         finish_locked(batch, n, got, err, me);
         breaker_result_locked(p, ok, err);
@@ -251,23 +239,12 @@ static void unlink_locked(struct rpipe *p, struct rpipe_op *op)
         p->tail = prev;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Under lock: waits until op is done or leads. A queued op that is not
  * sent within queue_wait_ms leaves the queue and fails. */
 static void follow_locked(struct rpipe *p, struct rpipe_op *op)
 {
     struct timespec until;
-    deadline_in(&until, p->queue_wait_ms);
+    clock_mono_deadline(&until, p->queue_wait_ms);
     while (op->state != RPIPE_DONE && !op->lead) {
         if (op->state == RPIPE_SENT) {
             pthread_cond_wait(&op->cond, &p->lock); /* the leader finishes it */
@@ -299,7 +276,7 @@ int rpipe_call(struct rpipe *p, struct rpipe_op *op)
     pthread_cond_init(&op->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_lock(&p->lock);
-    bool admitted = breaker_admit_locked(p, op, mono_ms());
+    bool admitted = breaker_admit_locked(p, op, clock_mono_ms());
     if (admitted) {
         op->state = RPIPE_QUEUED;
         if (p->tail)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "text.h"
 
 /*
@@ -106,20 +107,13 @@ static struct lookup *lookup_start(const char *host, char *err, size_t errlen)
     return l;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for l until deadline_ms (CLOCK_MONOTONIC); its gai_error after. */
 static int lookup_wait(struct lookup *l, long long deadline_ms)
 {
     const struct gaicb *list[1] = {&l->cb};
     int rc;
     while ((rc = gai_error(&l->cb)) == EAI_INPROGRESS) {
-        long long left = deadline_ms - mono_ms();
+        long long left = deadline_ms - clock_mono_ms();
         if (left <= 0)
             break;
         struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L};
@@ -138,7 +132,7 @@ int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen,
     struct lookup *l = lookup_start(host, err, errlen);
     if (!l)
         return -1;
-    int rc = lookup_wait(l, mono_ms() + timeout_ms);
+    int rc = lookup_wait(l, clock_mono_ms() + timeout_ms);
     if (rc == EAI_INPROGRESS) {
         abandon(l);
         return text_fail(err, errlen, "resolving %s took longer than %d ms", host, timeout_ms);

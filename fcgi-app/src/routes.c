@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cookie.h"
 #include "form.h"
 #include "log.h"
@@ -49,20 +50,13 @@ void routes_ctx_fini(struct route_ctx *ctx)
     ctx->st = NULL;
 }
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Books a finished store call: latency, errors, and one log line when the
  * store starts or stops failing. Returns rc. */
 static int store_done(struct route_ctx *ctx, int rc, long long t0)
 {
     /* A store that flaps on every request still writes a line a second. */
     static struct log_limit lim_down = LOG_LIMIT_INIT, lim_up = LOG_LIMIT_INIT;
-    metrics_store_latency(now_ns() - t0);
+    metrics_store_latency(clock_mono_ns() - t0);
     if (rc < 0) {
         metrics_store_error();
         if (__atomic_exchange_n(&store_failing, 1, __ATOMIC_RELAXED) == 0)
@@ -159,7 +153,7 @@ static int session_create(struct route_ctx *ctx)
             log_error_limited(&lim, "getrandom failed: cannot make a session id");
             return -1;
         }
-        long long t0 = now_ns();
+        long long t0 = clock_mono_ns();
         int rc = store_done(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
         if (rc < 0)
             return -1;
@@ -180,7 +174,7 @@ static int session_view(struct route_ctx *ctx, const struct request *rq, struct 
 {
     memset(&ctx->sess, 0, offsetof(struct session, value));
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = now_ns();
+        long long t0 = clock_mono_ns();
         int rc = store_done(ctx, ctx->ops->touch(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
         if (rc < 0)
             return -1;
@@ -249,14 +243,14 @@ static int store_value(struct route_ctx *ctx, const struct request *rq,
 {
     long long now = (long long)time(NULL);
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = now_ns();
+        long long t0 = clock_mono_ns();
         int rc = store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, false), t0);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
     if (sid_generate(ctx->id) < 0)
         return -1;
-    long long t0 = now_ns();
+    long long t0 = clock_mono_ns();
     if (store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, true), t0) < 0)
         return -1;
     metrics_session_created();
@@ -299,7 +293,7 @@ static void route_clear(struct route_ctx *ctx, const struct request *rq, struct 
     if (request_cross_site(rq))
         return reply(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = now_ns();
+        long long t0 = clock_mono_ns();
         int rc = store_done(ctx, ctx->ops->destroy(ctx->st, ctx->id), t0);
         if (rc < 0)
             return store_unavailable(ctx, resp, false);
@@ -316,7 +310,7 @@ static void route_readyz(struct route_ctx *ctx, struct response *resp)
         reply_text(ctx, resp, 503, "not ready: shutting down\n");
         return;
     }
-    long long t0 = now_ns();
+    long long t0 = clock_mono_ns();
     if (store_done(ctx, ctx->ops->ping(ctx->st), t0) < 0) {
         reply_text(ctx, resp, 503, "not ready: session store unavailable\n");
         resp->retry_after = true;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conns.h"
 #include "log.h"
 #include "request.h"
@@ -159,13 +160,6 @@ static int worker_start(struct worker *w, const struct config *cfg,
     return -1;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The drain's wait between two looks: signals are taken meanwhile. A
  * second SIGTERM or SIGINT ends the drain at once; true then. */
 static bool drain_pause(const sigset_t *set)
@@ -198,12 +192,12 @@ static void drain(const sigset_t *set)
 {
     routes_begin_drain();
     conns_begin_drain(&conns);
-    long long start = mono_ms(), quiet_since = start;
+    long long start = clock_mono_ms(), quiet_since = start;
     unsigned long last = __atomic_load_n(&served, __ATOMIC_RELAXED);
     bool cut = false;
     while (conns_open_count(&conns) > 0) {
         bool now_cut = drain_pause(set);
-        long long now = mono_ms();
+        long long now = clock_mono_ms();
         unsigned long cur = __atomic_load_n(&served, __ATOMIC_RELAXED);
         if (cur != last) {
             last = cur;

@@ -162,24 +162,3 @@ Test(conns, the_drain_keeps_an_idle_connection_whose_request_is_waiting, .timeou
     conns_fini(&cs);
 }
 
-Test(conns, a_stale_event_never_hands_out_an_idle_connection_with_nothing_to_read, .timeout = 10)
-{
-    set_up(8);
-    int cl = client();
-    struct conn a;
-    cr_assert(conns_next(&cs, &a));
-    cr_assert_eq(write(cl, "z", 1), 1); /* a second edge while a is busy, queued, not taken */
-    usleep(50 * 1000);
-    char buf[4];
-    cr_assert_eq(read(a.fd, buf, sizeof buf), 2, "the worker read both parts");
-    cr_assert_not(conns_done(&cs, a, CONN_KEEP), "idle: nothing left to read");
-    pthread_t t;
-    bool got = true;
-    pthread_create(&t, NULL, waiter, &got); /* takes the stale edge: must not return it */
-    usleep(100 * 1000);
-    conns_stop(&cs);
-    pthread_join(t, NULL);
-    cr_assert_not(got, "the stale edge was not handed out");
-    close(cl);
-    conns_fini(&cs);
-}
