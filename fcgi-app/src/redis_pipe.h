@@ -33,7 +33,7 @@
 #define RPIPE_BATCH_MAX 64
 #define RPIPE_BACKOFF_MIN_MS 100
 /* The cap keeps the first success at most this long after Redis is back. */
-#define RPIPE_BACKOFF_MAX_MS 800
+#define RPIPE_BACKOFF_MAX_MS 400
 #define RPIPE_ARGS_MAX 12
 
 /* One command and, once done, its reply or why it failed. */

@@ -305,7 +305,7 @@ function assertBlackhole(o) {
 }
 
 describe('redis blackholed (SIGSTOP) under 100 clients', () => {
-  // The breaker's windows double from 100 ms up to an 800 ms cap, each probe
+  // The breaker's windows double from 100 ms up to an 400 ms cap, each probe
   // waiting one timeout: the first probe after SIGCONT (the first 200) comes
   // at most one window plus a round trip after it.
   const STOP_MS = 3000;

@@ -244,6 +244,7 @@ Test(redis_pipe, the_back_off_grows_and_is_capped)
     cr_assert_eq(windows[0], 100);
     cr_assert_eq(windows[1], 200);
     cr_assert_eq(windows[2], 400);
+    cr_assert_eq(windows[3], 400);
     cr_assert_eq(windows[7], RPIPE_BACKOFF_MAX_MS);
 }
 
