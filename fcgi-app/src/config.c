@@ -246,7 +246,7 @@ static const struct setting settings[] = {
     {"SESSIONLAB_COOKIE_NAME", "cookie-name", "session cookie name [SESSION]", set_cookie_name},
     {"SESSIONLAB_COOKIE_SECURE", "cookie-secure", "Secure attribute: auto (HTTPS requests), always, never [auto]", set_cookie_secure},
     {"SESSIONLAB_WORKERS", "workers", "FastCGI worker threads: requests served at once [2 with the memory store, 8 with redis]", set_workers},
-    {"SESSIONLAB_MAX_SESSIONS", "max-sessions", "memory store cap; least recently used evicted [100000]", set_max_sessions},
+    {"SESSIONLAB_MAX_SESSIONS", "max-sessions", "memory store cap; least recently used evicted [40000: 75 % of a 256 MiB limit at worst]", set_max_sessions},
     {"SESSIONLAB_INSTANCE", "instance", "name shown as Hostname [gethostname()]", set_instance},
 };
 
@@ -267,7 +267,7 @@ static void config_defaults(struct config *cfg)
     set_cookie_name(cfg, "SESSION", why, sizeof why);
     cfg->cookie_secure = COOKIE_SECURE_AUTO;
     cfg->workers = 0; /* by store, once the store is known */
-    cfg->max_sessions = 100000;
+    cfg->max_sessions = 40000; /* x mem_budget_session_bytes() <= 75 % of 256 MiB */
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0 || !valid_instance(host))
         snprintf(host, sizeof host, "sessionlab");

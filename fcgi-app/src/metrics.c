@@ -101,12 +101,15 @@ static void render_counter(struct buf *b, const char *name, const char *help,
     buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
 }
 
-void metrics_render(struct buf *b, const char *store, long long live)
+void metrics_render(struct buf *b, const char *store, long long live, bool store_up)
 {
     buf_printf(b, "# HELP sessionlab_build_info Version and store of this process.\n"
                   "# TYPE sessionlab_build_info gauge\n"
                   "sessionlab_build_info{version=\"%s\",store=\"%s\"} 1\n",
                SESSIONLAB_VERSION, store);
+    buf_printf(b, "# HELP sessionlab_store_up Whether the session store answered a ping at this scrape.\n"
+                  "# TYPE sessionlab_store_up gauge\n"
+                  "sessionlab_store_up{store=\"%s\"} %d\n", store, store_up ? 1 : 0);
     render_requests(b);
     render_counter(b, "sessionlab_sessions_created_total", "Sessions created.", get(&created));
     render_counter(b, "sessionlab_sessions_destroyed_total",

@@ -5,6 +5,8 @@
 #ifndef SESSIONLAB_METRICS_H
 #define SESSIONLAB_METRICS_H
 
+#include <stdbool.h>
+
 #include "buf.h"
 
 enum route_id {
@@ -24,6 +26,6 @@ void metrics_connection_opened(void);
 void metrics_connection_closed(void);
 
 /* Writes the whole exposition; live < 0 leaves out the live-sessions gauge. */
-void metrics_render(struct buf *b, const char *store, long long live);
+void metrics_render(struct buf *b, const char *store, long long live, bool store_up);
 
 #endif

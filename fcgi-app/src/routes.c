@@ -304,19 +304,30 @@ static void route_clear(struct route_ctx *ctx, const struct request *rq, struct 
     redirect_home(resp);
 }
 
+/* Readiness is this process's own: ready while it serves, 503 from the
+ * first moment of a drain. The store's state is not part of it (every pod
+ * shares the store: a Redis blip must not empty the Service); it goes to
+ * sessionlab_store_up and to the pages' 503 + Retry-After. */
 static void route_readyz(struct route_ctx *ctx, struct response *resp)
 {
     if (__atomic_load_n(&draining, __ATOMIC_ACQUIRE)) {
         reply_text(ctx, resp, 503, "not ready: shutting down\n");
         return;
     }
-    long long t0 = clock_mono_ns();
-    if (store_done(ctx, ctx->ops->ping(ctx->st), t0) < 0) {
-        reply_text(ctx, resp, 503, "not ready: session store unavailable\n");
-        resp->retry_after = true;
-        return;
-    }
     reply_text(ctx, resp, 200, "ready\n");
+}
+
+/* /metrics asks the store once (through the breaker: at once while it is
+ * open) so sessionlab_store_up is the state at scrape time. */
+static void route_metrics(struct route_ctx *ctx, struct response *resp)
+{
+    long long t0 = clock_mono_ns();
+    bool up = store_done(ctx, ctx->ops->ping(ctx->st), t0) >= 0;
+    reply_text(ctx, resp, 200, "");
+    resp->content_type = CT_METRICS;
+    metrics_render(&ctx->body, ctx->ops->name, ctx->ops->live(ctx->st), up);
+    if (ctx->ops->metrics)
+        ctx->ops->metrics(ctx->st, &ctx->body);
 }
 
 static void route_simple(struct route_ctx *ctx, enum route_id r, struct response *resp)
@@ -334,11 +345,7 @@ static void route_simple(struct route_ctx *ctx, enum route_id r, struct response
         route_readyz(ctx, resp);
         break;
     default:
-        reply_text(ctx, resp, 200, "");
-        resp->content_type = CT_METRICS;
-        metrics_render(&ctx->body, ctx->ops->name, ctx->ops->live(ctx->st));
-        if (ctx->ops->metrics)
-            ctx->ops->metrics(ctx->st, &ctx->body);
+        route_metrics(ctx, resp);
         break;
     }
 }

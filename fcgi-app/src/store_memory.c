@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "mem_budget.h"
 #include "memtable.h"
 #include "store.h"
 #include "store_memory.h"
@@ -71,6 +73,9 @@ static int memory_global_init(const struct config *cfg, char *err,
         return -1;
     }
     g_table = t;
+    char why[400];
+    if (!mem_budget_fits(cfg->max_sessions, mem_budget_cgroup_limit(NULL), why, sizeof why))
+        log_error("warning: %s", why);
     return 0;
 }
 

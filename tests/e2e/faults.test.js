@@ -19,7 +19,7 @@ const path = require('node:path');
 const { startApp, startNginx, makeLogDir, sleep } = require('./lib/stack');
 const { request, form } = require('./lib/http');
 const { FcgiConn } = require('./lib/fcgi');
-const { redisCli, startRedisWith, runLoad, waitFor, apiView } = require('./lib/faults');
+const { redisCli, startRedisWith, runLoad, waitFor, apiView, storeUp } = require('./lib/faults');
 
 const FORM = 'application/x-www-form-urlencoded';
 const RECOVERY_LIMIT_MS = 1000; // issue: automatic recovery < 1 s after Redis returns
@@ -40,16 +40,17 @@ async function rig(label, { replicas = 1, redisArgs = [], appEnv = {}, redisDir 
   r.port = r.nginx.port;
   r.origin = `http://127.0.0.1:${r.port}`;
   r.stop = async () => Promise.all([r.nginx, ...r.apps, r.redis, ...r.procs].filter(Boolean).map((p) => p.stop()));
-  await waitFor(async () => (await request(r.port, 'GET', '/readyz')).status === 200, { what: 'readyz' });
+  await waitFor(async () => (await storeUp(r.port)) === true, { what: 'sessionlab_store_up 1' });
   return r;
 }
 
-/** Ms from `since` until the app's own /readyz (FastCGI, no nginx) answers 200. */
-async function firstReady(port, since, limitMs = 10000) {
+/** Ms from `since` until the app itself (FastCGI, no nginx) reports sessionlab_store_up 1. */
+async function firstStoreUp(port, since, limitMs = 10000) {
   for (;;) {
     const conn = await FcgiConn.connect(port);
     try {
-      if ((await conn.request({ method: 'GET', uri: '/readyz' })).status === 200) return Date.now() - since;
+      const r = await conn.request({ method: 'GET', uri: '/metrics' });
+      if (/^sessionlab_store_up\{[^}]*\} 1$/m.test(r.body)) return Date.now() - since;
     } finally { conn.close(); }
     if (Date.now() - since > limitMs) return Infinity;
     await sleep(20);
@@ -93,8 +94,8 @@ describe('redis killed mid-load', () => {
     r.redis = await startRedisWith({ port, logDir: r.logDir, name: 'redis-2' });
     const tBack = Date.now(); // accepting connections by now (polled every 50 ms)
     // Each replica's breaker has its own back-off window (capped at 400 ms):
-    // every replica, not just the first, must be ready again within the bound.
-    const readyAfter = await Promise.all(r.apps.map((a) => firstReady(a.port, tBack)));
+    // every replica, not just the first, must reach Redis again within the bound.
+    const readyAfter = await Promise.all(r.apps.map((a) => firstStoreUp(a.port, tBack)));
     await waitFor(() => log.some(([t, st]) => t > tRestart && st === 200), { ms: 10000, what: 'a 200 after redis returned' })
       .catch(() => {});
     await sleep(200);
@@ -106,15 +107,16 @@ describe('redis killed mid-load', () => {
     const down = log.filter(([t]) => t > tKill + 50 && t < tRestart);
     console.log(`# redis kill -9: ${res.sent} requests, statuses ${JSON.stringify([...res.statuses])}, `
       + `${down.length} answered while down; first 200 ${firstOk - tRestart} ms after redis-server was started, `
-      + `${recovery} ms after it was seen accepting; replicas ready after ${JSON.stringify(readyAfter)} ms`);
+      + `${recovery} ms after it was seen accepting; replicas up after ${JSON.stringify(readyAfter)} ms`);
     assert.deepEqual(res.errors, [], 'every request got an HTTP answer');
     for (const st of res.statuses.keys()) assert.ok(st === 200 || st === 503, `status ${st}`);
     assert.ok(down.length > 0 && down.every(([, st]) => st === 503), 'while down: 503');
     assert.ok(recovery >= 0 && recovery < RECOVERY_LIMIT_MS, `recovery ${recovery} ms < ${RECOVERY_LIMIT_MS} ms`);
-    for (const ms of readyAfter) assert.ok(ms < RECOVERY_LIMIT_MS, `replica ready ${ms} ms after redis returned`);
+    for (const ms of readyAfter) assert.ok(ms < RECOVERY_LIMIT_MS, `replica reached redis ${ms} ms after it returned`);
     assert.deepEqual(r.apps.map((a) => a.pid), pids);
     assert.ok(r.apps.every((a) => a.alive), 'no app crashed');
     assert.equal((await request(r.port, 'GET', '/readyz')).status, 200);
+    assert.equal(await storeUp(r.port), true);
   });
 });
 
@@ -190,7 +192,7 @@ describe('redis restarted with AOF', () => {
       assert.equal((await apiView(r.port, cookies[0])).status, 503);
       r.redis = await startRedisWith({ port, dir, logDir: r.logDir, name: `redis-${how}`,
         args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-      await waitFor(async () => (await request(r.port, 'GET', '/readyz')).status === 200, { what: 'readyz' });
+      await waitFor(async () => (await storeUp(r.port)) === true, { what: 'sessionlab_store_up 1' });
       for (let i = 0; i < cookies.length; i++) {
         const v = await apiView(r.port, cookies[i]);
         assert.equal(v.status, 200);

@@ -36,7 +36,7 @@ const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
 const { execFileSync } = require('node:child_process');
 const { APP, Proc, startApp, startNginx, startStack, makeLogDir, lowFreePort, sleep } = require('./lib/stack');
 const { request, Jar } = require('./lib/http');
-const { redisCli, startRedisWith, startSentinel, waitFor, apiView } = require('./lib/faults');
+const { redisCli, startRedisWith, startSentinel, waitFor, apiView, storeUp } = require('./lib/faults');
 const { FcgiConn } = require('./lib/fcgi');
 
 const TIMEOUT_MS = 200; // SESSIONLAB_REDIS_TIMEOUT_MS for the blackhole cases
@@ -358,8 +358,8 @@ describe('redis blackholed (SIGSTOP) behind Sentinel URLs', () => {
     procs.push(app);
     nginx = await startNginx({ port: await lowFreePort(), servers: [`127.0.0.1:${app.port}`], logDir });
     procs.push(nginx);
-    await waitFor(async () => (await request(nginx.port, 'GET', '/readyz')).status === 200,
-      { ms: 10000, what: 'readyz through the sentinels' });
+    await waitFor(async () => (await storeUp(nginx.port)) === true,
+      { ms: 10000, what: 'sessionlab_store_up 1 through the sentinels' });
   });
   after(async () => {
     if (master) try { process.kill(master.pid, 'SIGCONT'); } catch { /* gone */ }
@@ -553,7 +553,7 @@ describe('a timeout in the middle of a batch (DEBUG SLEEP)', () => {
     procs.push(app);
     nginx = await startNginx({ port: await lowFreePort(), servers: [`127.0.0.1:${app.port}`], logDir });
     procs.push(nginx);
-    await waitFor(async () => (await request(nginx.port, 'GET', '/readyz')).status === 200, { what: 'readyz' });
+    await waitFor(async () => (await storeUp(nginx.port)) === true, { what: 'sessionlab_store_up 1' });
   });
   after(async () => { await Promise.all(procs.map((p) => p.stop())); });
 

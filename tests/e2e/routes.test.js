@@ -405,5 +405,7 @@ describe('served_by and metrics', () => {
     assert.match(r.body, /^sessionlab_store_latency_seconds_count(\{[^}]*\})? \d+/m);
     assert.match(r.body, /^# TYPE sessionlab_requests_total counter$/m);
     assert.match(r.body, /^# TYPE sessionlab_store_latency_seconds histogram$/m);
+    assert.match(r.body, /^# TYPE sessionlab_store_up gauge$/m);
+    assert.match(r.body, /^sessionlab_store_up\{store="memory"\} 1$/m);
   });
 });

@@ -11,7 +11,7 @@ const crypto = require('node:crypto');
 const { execFileSync } = require('node:child_process');
 const { startApp, startNginx, makeLogDir, freePort, sleep } = require('./lib/stack');
 const { request } = require('./lib/http');
-const { redisCli, startRedisWith, startSentinel, runLoad, waitFor, apiView } = require('./lib/faults');
+const { redisCli, startRedisWith, startSentinel, runLoad, waitFor, apiView, storeUp } = require('./lib/faults');
 
 const MASTER = 'slmaster';
 const DOWN_AFTER_MS = 1000;
@@ -65,8 +65,8 @@ describe('redis sentinel failover', () => {
     }
     nginx = await startNginx({ servers: apps.map((a) => `127.0.0.1:${a.port}`), logDir });
     procs.push(nginx);
-    await waitFor(async () => (await request(nginx.port, 'GET', '/readyz')).status === 200,
-      { ms: 10000, what: 'readyz through sentinel' });
+    await waitFor(async () => (await storeUp(nginx.port)) === true,
+      { ms: 10000, what: 'sessionlab_store_up 1 through sentinel' });
   });
   after(async () => { await Promise.all(procs.map((p) => p.stop())); });
 
@@ -145,7 +145,7 @@ describe('redis sentinel failover', () => {
     }
     const role = await redisCli(replica.port, 'ROLE');
     assert.match(role, /^master/, 'the replica is the master now');
-    assert.equal((await request(nginx.port, 'GET', '/readyz')).status, 200);
+    assert.equal(await storeUp(nginx.port), true, 'sessionlab_store_up 1 after the failover');
   });
 });
 
@@ -161,7 +161,8 @@ describe('redis sentinel unreachable', () => {
     nginx = await startNginx({ servers: [`127.0.0.1:${app.port}`], logDir });
     const r = await apiView(nginx.port, '');
     assert.equal(r.status, 503);
-    assert.equal((await request(nginx.port, 'GET', '/readyz')).status, 503);
+    assert.equal((await request(nginx.port, 'GET', '/readyz')).status, 200, 'readiness is the pod\'s own');
+    assert.equal(await storeUp(nginx.port), false, 'sessionlab_store_up 0');
     assert.equal((await request(nginx.port, 'GET', '/healthz')).status, 200);
     assert.ok(app.alive);
     await waitFor(() => /no sentinel named a master 'slmaster'/.test(app.log()), { ms: 5000, what: 'the reason in the log' });

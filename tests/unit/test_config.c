@@ -35,7 +35,7 @@ Test(config, defaults)
     cr_expect_eq(cfg.cookie_secure, COOKIE_SECURE_AUTO);
     cr_expect_eq(cfg.workers, 2, "memory store default");
     cr_expect_eq(cfg.redis_connections, 1);
-    cr_expect_eq(cfg.max_sessions, 100000);
+    cr_expect_eq(cfg.max_sessions, 40000);
     cr_expect_gt(strlen(cfg.instance), 0);
 }
 

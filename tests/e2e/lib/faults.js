@@ -151,6 +151,13 @@ async function apiView(port, cookie, opts = {}) {
   return r;
 }
 
+/** sessionlab_store_up from GET /metrics (through nginx): true, false, or null when absent. */
+async function storeUp(port) {
+  const r = await request(port, 'GET', '/metrics');
+  const m = /^sessionlab_store_up\{[^}]*\} ([01])$/m.exec(r.body);
+  return m ? m[1] === '1' : null;
+}
+
 /** Log text of every app/nginx Proc in a stack's logDir matching re. */
 function grepLogs(logDir, re) {
   const hits = [];
@@ -163,5 +170,5 @@ function grepLogs(logDir, re) {
 
 module.exports = {
   redisCli, startRedisWith, startSentinel, rssKb, rawRequest, rawStatus, runLoad, waitFor,
-  apiView, grepLogs,
+  apiView, storeUp, grepLogs,
 };
