@@ -2,7 +2,8 @@
 //
 //   node validate-k8s.mjs MODULES NGINX_CONF_DIR OUT_DIR NAME=RENDERED.yaml...
 //
-// MODULES is a node_modules directory holding kubernetes-models and yaml.
+// MODULES is a node_modules directory holding kubernetes-models,
+// @kubernetes-models/gateway-api (HTTPRoute) and yaml.
 // For each overlay NAME it prints one line per check, "ok   ..." or "FAIL ...":
 //   schema  every object validates against the Kubernetes schema
 //           (kubernetes-models: types, required fields, enums, formats)
@@ -21,25 +22,44 @@ if (!modules || !nginxConfDir || !outDir || overlayArgs.length === 0) {
   process.exit(2);
 }
 const modelsDir = path.join(modules, "kubernetes-models");
+const gatewayDir = path.join(modules, "@kubernetes-models/gateway-api");
 const YAML = await import(pathToFileURL(path.join(modules, "yaml/dist/index.js")).href);
 
-// What each lab step must look like. nodePort null: no NodePort Service.
+// What each lab step must look like. app: the name of the Deployment, the
+// Service, the label `app` and the ConfigMap prefix (the lab's names).
+// nodePort null: no NodePort Service.
 const EXPECT = {
-  "step1-memory":             { replicas: 1, store: "memory", type: "NodePort",  nodePort: 30001, affinity: "None" },
-  "step2-memory-x3":          { replicas: 3, store: "memory", type: "NodePort",  nodePort: 30001, affinity: "None" },
-  "step3-memory-x3-clientip": { replicas: 3, store: "memory", type: "NodePort",  nodePort: 30001, affinity: "ClientIP" },
-  "step4-redis":              { replicas: 1, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None" },
-  "step5-redis-x3":           { replicas: 3, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None" },
-  "ingress-cookie":           { replicas: 3, store: "memory", type: "ClusterIP", nodePort: null,  affinity: "None", ingressCookie: true },
-  "production":               { replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", production: true,
+  "step1-memory":             { app: "inmemory", replicas: 1, store: "memory", type: "NodePort",  nodePort: 30001, affinity: "None" },
+  "step2-memory-x3":          { app: "inmemory", replicas: 3, store: "memory", type: "NodePort",  nodePort: 30001, affinity: "None" },
+  "step3-memory-x3-clientip": { app: "inmemory", replicas: 3, store: "memory", type: "NodePort",  nodePort: 30001, affinity: "ClientIP" },
+  "step4-redis":              { app: "redisapp", replicas: 1, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None" },
+  "step5-redis-x3":           { app: "redisapp", replicas: 3, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None" },
+  "ingress-cookie":           { app: "inmemory", replicas: 3, store: "memory", type: "ClusterIP", nodePort: null,  affinity: "None", ingressCookie: true },
+  "gateway-cookie":           { app: "inmemory", replicas: 3, store: "memory", type: "ClusterIP", nodePort: null,  affinity: "None", gatewayCookie: true },
+  "production":               { app: "redisapp", replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", production: true,
                                 sentinels: 3, redisPods: 3 },
 };
+const SERVICE_PORT = 8080;
+// The one Redis image (k8s/components/redis-image; docker/compose.yaml's
+// default names it too). See docs/containers.md for why this version.
+const REDIS_IMAGE = "redis:8.6.3";
+// The app's drain bound after SIGTERM: unfinished requests are cut at 30 s
+// (fcgi-app, "signals" in the README). The grace period must cover nginx's
+// preStop + nginx's drain (its FastCGI timeouts) + this.
+const APP_DRAIN_S = 30;
+// The app's default sliding session TTL (SESSIONLAB_TTL, fcgi-app/src/config.c).
+const APP_TTL_DEFAULT_S = 1800;
+// Probe paths of the app pods: none of them may depend on the session store
+// (/readyz is pod-local, /healthz and /nginx-healthz never touch it).
+const STORE_FREE_PATHS = new Set(["/readyz", "/healthz", "/nginx-healthz"]);
+const objsByOverlay = new Map();
 // Production runs Redis under Sentinel: StatefulSets `redis` and `sentinel`
 // (see sentinelChecks). Every overlay's Redis image, to compare them.
 const redisImages = new Map(); // overlay -> Set of images
 
 // ---- type index from the models' .d.ts files (for unknown-field checks) ----
 const types = new Map(); // global interface name -> Map(prop -> type string)
+const extendsOf = new Map(); // global interface name -> [base interface names]
 function indexDir(dir) {
   for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, ent.name);
@@ -52,11 +72,11 @@ function indexDir(dir) {
         const am = part.trim().match(/^(\w+) as (\w+)$/);
         if (am && am[1].startsWith("I")) alias.set(am[1], am[2]);
       }
-    for (const m of src.matchAll(/export interface (\w+)(?: extends [^{]+)? \{\n([\s\S]*?)\n\}/g)) {
+    for (const m of src.matchAll(/export interface (\w+)(?: extends ([^{]+))? \{\n([\s\S]*?)\n\}/g)) {
       // One property per line at 4 spaces ("name"?: TYPE;), or a TYPE that
       // spans lines until the next line at 4 spaces (maps, inline objects).
       const props = new Map();
-      const lines = m[2].split("\n");
+      const lines = m[3].split("\n");
       for (let i = 0; i < lines.length; i++) {
         const pm = lines[i].match(/^ {4}"([^"]+)"\??: (.*)$/);
         if (!pm) continue;
@@ -67,13 +87,28 @@ function indexDir(dir) {
         }
         props.set(pm[1], t.replace(/\s+/g, " ").replace(/;$/, ""));
       }
+      // Inherited properties (Gateway API: HTTPRouteSpec extends
+      // CommonRouteSpec...), merged in at the end when all are indexed.
+      const bases = (m[2] ?? "").split(",").map((x) => x.trim()).filter((x) => /^IIoK8s\w+$/.test(x));
+      if (bases.length) extendsOf.set(alias.get(m[1]) ?? m[1], bases);
       types.set(alias.get(m[1]) ?? m[1], props);
     }
   }
 }
 indexDir(modelsDir);
 indexDir(path.join(modules, "@kubernetes-models/apimachinery"));
-for (const t of ["IIoK8sApiAppsV1Deployment", "IIoK8sApiCoreV1Container", "IIoK8sApimachineryPkgApisMetaV1ObjectMeta"])
+indexDir(gatewayDir);
+function inherit(t, seen = new Set()) {
+  if (seen.has(t)) return;
+  seen.add(t);
+  for (const b of extendsOf.get(t) ?? []) {
+    inherit(b, seen);
+    for (const [k, v] of types.get(b) ?? []) if (!types.get(t).has(k)) types.get(t).set(k, v);
+  }
+}
+for (const t of extendsOf.keys()) inherit(t);
+for (const t of ["IIoK8sApiAppsV1Deployment", "IIoK8sApiCoreV1Container", "IIoK8sApimachineryPkgApisMetaV1ObjectMeta",
+                 "IIoK8sSigsGatewayApiApisV1HTTPRoute", "IIoK8sSigsGatewayApiApisV1SessionPersistence"])
   if (!types.get(t)?.size) throw new Error(`type index incomplete: no ${t} (kubernetes-models layout changed?)`);
 
 function resolveType(t) {
@@ -101,7 +136,8 @@ function walkValue(v, rt, where, errors) {
 // ---- schema validation through the models ----
 async function modelFor(obj) {
   const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") : [null, obj.apiVersion];
-  const dir = group ? path.join(modelsDir, group, version) : path.join(modelsDir, version);
+  const base = group?.startsWith("gateway.networking.") ? gatewayDir : modelsDir;
+  const dir = group ? path.join(base, group, version) : path.join(base, version);
   const js = path.join(dir, `${obj.kind}.js`);
   if (!fs.existsSync(js)) return null;
   const mod = await import(pathToFileURL(js).href);
@@ -208,10 +244,34 @@ function sentinelChecks(exp, objs, find, appEnv, errs) {
   if (!sc?.ports?.some((p) => p.containerPort === 26379)) errs.push("sentinel container does not listen on 26379");
 }
 
+const envOf = (c) => (c?.env ?? []);
+const secretRef = (e) => e?.valueFrom?.secretKeyRef;
+const isRedisAuth = (e) => secretRef(e)?.name === "redis-auth" && secretRef(e)?.key === "password";
+// "30s", "1m", 30 -> seconds (nginx and Gateway API durations).
+function seconds(v) {
+  if (typeof v === "number") return v;
+  let total = 0, m, any = false;
+  const re = /(\d+)(ms|h|m|s)?/g;
+  while ((m = re.exec(String(v).trim()))) {
+    any = true;
+    const n = Number(m[1]);
+    total += m[2] === "h" ? n * 3600 : m[2] === "m" ? n * 60 : m[2] === "ms" ? n / 1000 : n;
+  }
+  return any ? total : NaN;
+}
+// `location = PATH { ... return ...; }` blocks of an nginx file: nginx alone answers PATH.
+function nginxOnlyLocations(conf) {
+  const out = new Set();
+  for (const m of (conf ?? "").matchAll(/location\s*=\s*(\S+)\s*\{([^}]*)\}/g))
+    if (/\breturn\s+200\b/.test(m[2]) && !/_pass\b/.test(m[2])) out.add(m[1]);
+  return out;
+}
+
 function policy(name, objs) {
   const errs = [];
   const exp = EXPECT[name];
   if (!exp) return [`no expectations for overlay ${name} (add it to EXPECT)`];
+  objsByOverlay.set(name, objs);
   const find = (kind, n) => objs.find((o) => o.kind === kind && o.metadata?.name === n);
   const seen = new Set();
   for (const o of objs) {
@@ -219,43 +279,78 @@ function policy(name, objs) {
     if (seen.has(id)) errs.push(`${id} appears twice`);
     seen.add(id);
   }
-  for (const d of objs.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")) podChecks(d, errs);
+  const workloads = objs.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
+  for (const d of workloads) podChecks(d, errs);
   const imgs = new Set();
-  for (const d of objs.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet"))
+  for (const d of workloads)
     for (const c of [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers])
-      if (/^(docker\.io\/(library\/)?)?redis[:@]/.test(c.image)) imgs.add(c.image);
+      if (/^(docker\.io\/(library\/)?)?redis([:@]|$)/.test(c.image)) {
+        imgs.add(c.image);
+        if (c.image !== REDIS_IMAGE) errs.push(`${d.kind}/${d.metadata.name} container ${c.name}: image ${c.image}, want ${REDIS_IMAGE}`);
+      }
   redisImages.set(name, imgs);
 
-  const dep = find("Deployment", "sessionlab");
-  if (!dep) return [...errs, "no Deployment sessionlab"];
+  const appName = exp.app;
+  const dep = find("Deployment", appName);
+  if (!dep) return [...errs, `no Deployment ${appName} (the lab's name for this step)`];
   const spec = dep.spec.template.spec;
   if (dep.spec.replicas !== exp.replicas) errs.push(`replicas ${dep.spec.replicas}, want ${exp.replicas}`);
-  const names = spec.containers.map((c) => c.name).sort().join(",");
-  if (names !== "app,nginx") errs.push(`app pod containers are [${names}], want [app,nginx]`);
+  if (dep.metadata.labels?.app !== appName) errs.push(`Deployment ${appName}: label app is ${dep.metadata.labels?.app}, want ${appName}`);
+  if (dep.spec.selector?.matchLabels?.app !== appName) errs.push(`Deployment ${appName}: selector has no app=${appName}`);
+  if (dep.spec.template.metadata?.labels?.app !== appName) errs.push(`Deployment ${appName}: pod label app is not ${appName}`);
+  // The app: a native sidecar (init container, restartPolicy Always); nginx the only regular container.
+  const names = spec.containers.map((c) => c.name).join(",");
+  if (names !== "nginx") errs.push(`app pod containers are [${names}], want [nginx] (the app is a sidecar)`);
   const nginx = spec.containers.find((c) => c.name === "nginx");
-  const app = spec.containers.find((c) => c.name === "app");
+  const app = (spec.initContainers ?? []).find((c) => c.name === "app");
+  if (!app) errs.push("no init container app (native sidecar)");
+  else if (app.restartPolicy !== "Always") errs.push(`init container app: restartPolicy ${app.restartPolicy}, want Always (native sidecar: starts first, stops last)`);
+  if (app && !app.startupProbe && !app.readinessProbe) errs.push("app sidecar has neither startupProbe nor readinessProbe (nginx would start before it serves)");
   if (nginx && app) {
     const port = (p) => (p === "http" || p === 8080);
-    if (nginx.livenessProbe?.httpGet?.path !== "/healthz" || !port(nginx.livenessProbe.httpGet.port))
-      errs.push("nginx livenessProbe is not GET /healthz on 8080");
     if (nginx.readinessProbe?.httpGet?.path !== "/readyz" || !port(nginx.readinessProbe.httpGet.port))
       errs.push("nginx readinessProbe is not GET /readyz on 8080");
-    for (const c of [nginx, app]) if (!c.lifecycle?.preStop) errs.push(`container ${c.name}: no preStop delay`);
-    const env = Object.fromEntries((app.env ?? []).map((e) => [e.name, e.value]));
+    if (!/healthcheck$/.test(app.livenessProbe?.exec?.command?.[0] ?? "") || app.livenessProbe.exec.command[1] !== "/healthz")
+      errs.push("app livenessProbe is not the FastCGI health check of /healthz");
+    // preStop only on nginx (sleep N: endpoint removal), none on the app.
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers])
+      if (c !== nginx && c.lifecycle?.preStop) errs.push(`container ${c.name}: preStop (only nginx waits; the sidecar stops after it)`);
+    const sleep = nginx.lifecycle?.preStop?.exec?.command;
+    const preStopS = sleep?.[0] === "sleep" ? Number(sleep[1]) : NaN;
+    if (!(preStopS > 0)) errs.push("nginx has no preStop sleep N");
+    // No probe of the app pod may depend on the session store.
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers])
+      for (const kind of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+        const pr = c[kind];
+        if (!pr) continue;
+        if (pr.httpGet && !STORE_FREE_PATHS.has(pr.httpGet.path)) errs.push(`container ${c.name} ${kind}: path ${pr.httpGet.path} is not a store-free path`);
+        if (pr.exec && /redis/.test(pr.exec.command.join(" "))) errs.push(`container ${c.name} ${kind}: touches Redis`);
+        if (pr.exec && pr.exec.command.some((a) => a.startsWith("/") && !STORE_FREE_PATHS.has(a) && !/^\/usr\//.test(a)))
+          errs.push(`container ${c.name} ${kind}: ${pr.exec.command.join(" ")} is not a store-free path`);
+      }
+    const env = Object.fromEntries(envOf(app).map((e) => [e.name, e.value]));
     if (!/^(127\.0\.0\.1:\d+|unix:\/.+)$/.test(env.SESSIONLAB_LISTEN ?? ""))
       errs.push(`app SESSIONLAB_LISTEN "${env.SESSIONLAB_LISTEN}" is not loopback or a unix socket`);
     if ((env.SESSIONLAB_STORE ?? "memory") !== exp.store) errs.push(`app store ${env.SESSIONLAB_STORE}, want ${exp.store}`);
     if (exp.sentinels) sentinelChecks(exp, objs, find, env, errs);
-    else if (exp.store === "redis" && !/^redis:\/\/redis:6379\//.test(env.SESSIONLAB_REDIS_URL ?? ""))
-      errs.push(`app SESSIONLAB_REDIS_URL "${env.SESSIONLAB_REDIS_URL}" does not name Service redis`);
+    else if (exp.store === "redis") {
+      // Password from the Secret, declared before the URL that expands it.
+      const list = envOf(app);
+      const pi = list.findIndex((e) => e.name === "SESSIONLAB_REDIS_PASSWORD");
+      const ui = list.findIndex((e) => e.name === "SESSIONLAB_REDIS_URL");
+      if (pi < 0 || !isRedisAuth(list[pi])) errs.push("app SESSIONLAB_REDIS_PASSWORD is not secretKeyRef redis-auth/password");
+      if (!/^redis:\/\/:\$\(SESSIONLAB_REDIS_PASSWORD\)@redis:6379\//.test(env.SESSIONLAB_REDIS_URL ?? ""))
+        errs.push(`app SESSIONLAB_REDIS_URL "${env.SESSIONLAB_REDIS_URL}" is not redis://:$(SESSIONLAB_REDIS_PASSWORD)@redis:6379/...`);
+      if (pi >= 0 && ui >= 0 && pi > ui) errs.push("app env: SESSIONLAB_REDIS_PASSWORD comes after SESSIONLAB_REDIS_URL (the kubelet expands $(VAR) only from earlier entries)");
+    }
     for (const k of Object.keys(env)) if (k.startsWith("REDIS_")) errs.push(`app env ${k}: settings are SESSIONLAB_*`);
     // The nginx ConfigMap: mounted, generated, and equal to nginx-conf/.
     const vol = (spec.volumes ?? []).find((v) => v.configMap && (nginx.volumeMounts ?? []).some((m) => m.name === v.name));
     const cm = vol && find("ConfigMap", vol.configMap.name);
     if (!cm) errs.push("nginx has no ConfigMap volume present in the output");
     else {
-      if (!/^sessionlab-nginx-conf-[a-z0-9]{10}$/.test(cm.metadata.name))
-        errs.push(`ConfigMap ${cm.metadata.name} is not generated (no content hash suffix)`);
+      if (!new RegExp(`^${appName}-nginx-conf-[a-z0-9]{10}$`).test(cm.metadata.name))
+        errs.push(`ConfigMap ${cm.metadata.name} is not ${appName}-nginx-conf-<hash> (generated, named after the app)`);
       const want = fs.readdirSync(nginxConfDir).filter((f) => f.endsWith(".conf")).sort();
       const have = Object.keys(cm.data ?? {}).sort();
       if (want.join(" ") !== have.join(" ")) errs.push(`ConfigMap files [${have}] differ from nginx-conf/ [${want}]`);
@@ -263,16 +358,30 @@ function policy(name, objs) {
         errs.push(`ConfigMap ${f} differs from nginx-conf/${f}: run k8s/sync-nginx-conf`);
       fs.mkdirSync(path.join(outDir, name), { recursive: true });
       for (const [f, text] of Object.entries(cm.data ?? {})) fs.writeFileSync(path.join(outDir, name, f), text);
+      // nginx's liveness: a location nginx answers itself, not the app's.
+      const srv = cm.data?.["sessionlab-server.conf"] ?? "";
+      const lp = nginx.livenessProbe?.httpGet;
+      if (!lp || !port(lp.port)) errs.push("nginx livenessProbe is not an httpGet on 8080");
+      else if (!nginxOnlyLocations(srv).has(lp.path))
+        errs.push(`nginx livenessProbe path ${lp.path} is not an nginx-only location (location = PATH { return 200 }) of sessionlab-server.conf: it reaches the app`);
+      // Grace period >= preStop + nginx's drain (its longest FastCGI timeout) + the app's drain.
+      const t = (k) => seconds(srv.match(new RegExp(`^\\s*${k}\\s+(\\S+);`, "m"))?.[1] ?? "60s");
+      const nginxDrain = Math.max(t("fastcgi_read_timeout"), t("fastcgi_send_timeout"));
+      const grace = spec.terminationGracePeriodSeconds ?? 30;
+      const need = preStopS + nginxDrain + APP_DRAIN_S;
+      if (!(grace >= need)) errs.push(`terminationGracePeriodSeconds ${grace} < preStop ${preStopS} + nginx drain ${nginxDrain} + app drain ${APP_DRAIN_S} = ${need}`);
     }
   }
-  const svc = find("Service", "sessionlab");
-  if (!svc) errs.push("no Service sessionlab");
+  const svc = find("Service", appName);
+  if (!svc) errs.push(`no Service ${appName}`);
   else {
     const labels = dep.spec.template.metadata.labels;
+    if (svc.spec.selector?.app !== appName) errs.push(`Service ${appName}: selector has no app=${appName}`);
     for (const [k, v] of Object.entries(svc.spec.selector ?? {})) if (labels[k] !== v) errs.push(`Service selector ${k}=${v} does not match the pods`);
     if ((svc.spec.type ?? "ClusterIP") !== exp.type) errs.push(`Service type ${svc.spec.type}, want ${exp.type}`);
     const np = svc.spec.ports?.[0]?.nodePort ?? null;
     if (np !== exp.nodePort) errs.push(`Service nodePort ${np}, want ${exp.nodePort}`);
+    if (svc.spec.ports?.[0]?.port !== SERVICE_PORT) errs.push(`Service port ${svc.spec.ports?.[0]?.port}, want ${SERVICE_PORT}`);
     if ((svc.spec.sessionAffinity ?? "None") !== exp.affinity) errs.push(`Service sessionAffinity ${svc.spec.sessionAffinity}, want ${exp.affinity}`);
     if (exp.affinity === "ClientIP" && !svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds)
       errs.push("ClientIP affinity without a timeout");
@@ -283,36 +392,126 @@ function policy(name, objs) {
     // checked in sentinelChecks
   } else if (exp.store === "redis") {
     if (!redisDep || !redisSvc) errs.push("store redis but no Deployment and Service named redis");
-    else if (redisSvc.spec.ports?.[0]?.port !== 6379) errs.push("Service redis is not on 6379");
+    else {
+      if (redisSvc.spec.ports?.[0]?.port !== 6379) errs.push("Service redis is not on 6379");
+      if (redisSvc.spec.selector?.app !== "redis" || redisDep.spec.template.metadata.labels?.app !== "redis"
+          || redisDep.spec.selector?.matchLabels?.app !== "redis") errs.push("Redis pods, selector and Service are not app=redis");
+      const rc = redisDep.spec.template.spec.containers.find((c) => c.name === "redis");
+      const args = [...(rc?.command ?? []), ...(rc?.args ?? [])];
+      const ri = args.indexOf("--requirepass");
+      const vm = ri >= 0 ? String(args[ri + 1]).match(/^\$\((\w+)\)$/) : null;
+      if (!vm) errs.push("Redis has no --requirepass $(VAR)");
+      else {
+        const list = envOf(rc), vi = list.findIndex((e) => e.name === vm[1]);
+        if (vi < 0 || !isRedisAuth(list[vi])) errs.push(`Redis --requirepass $(${vm[1]}): ${vm[1]} is not secretKeyRef redis-auth/password`);
+      }
+      const auth = envOf(rc).find((e) => e.name === "REDISCLI_AUTH");
+      if (/redis-cli/.test(rc?.readinessProbe?.exec?.command?.join(" ") ?? "") && !isRedisAuth(auth))
+        errs.push("Redis readiness redis-cli without REDISCLI_AUTH from redis-auth/password");
+    }
+    // Only the app pods may reach Redis, on TCP 6379.
+    const nps = objs.filter((o) => o.kind === "NetworkPolicy" && o.spec.podSelector?.matchLabels?.app === "redis");
+    if (!nps.length) errs.push("no NetworkPolicy selecting app=redis");
+    for (const np of nps) {
+      const w = `NetworkPolicy ${np.metadata.name}`;
+      if (!(np.spec.policyTypes ?? ["Ingress"]).includes("Ingress")) errs.push(`${w}: not an Ingress policy`);
+      const rules = np.spec.ingress ?? [];
+      if (!rules.length) errs.push(`${w}: no ingress rule (would deny the app too)`);
+      for (const r of rules) {
+        const from = r.from ?? [];
+        if (!from.length || from.some((f) => f.ipBlock || f.namespaceSelector || !f.podSelector
+            || JSON.stringify(f.podSelector) !== JSON.stringify({ matchLabels: { app: appName } })))
+          errs.push(`${w}: a rule admits more than pods app=${appName}`);
+        const ports = r.ports ?? [];
+        if (ports.length !== 1 || ports[0].port !== 6379 || (ports[0].protocol ?? "TCP") !== "TCP" || ports[0].endPort)
+          errs.push(`${w}: a rule opens more than TCP 6379`);
+      }
+    }
   } else if (redisDep || redisSvc) errs.push("memory store but a redis object is present");
 
   const ing = objs.filter((o) => o.kind === "Ingress");
   if (exp.ingressCookie) {
     const a = ing[0]?.metadata?.annotations ?? {};
-    const need = { "nginx.ingress.kubernetes.io/affinity": "cookie" };
-    for (const [k, v] of Object.entries(need)) if (a[k] !== v) errs.push(`Ingress annotation ${k} is "${a[k]}", want "${v}"`);
-    for (const k of ["session-cookie-name", "session-cookie-max-age", "session-cookie-samesite", "session-cookie-path"])
-      if (!a[`nginx.ingress.kubernetes.io/${k}`]) errs.push(`Ingress has no nginx.ingress.kubernetes.io/${k}`);
+    const P = "nginx.ingress.kubernetes.io/";
+    if (a[`${P}affinity`] !== "cookie") errs.push(`Ingress annotation ${P}affinity is "${a[`${P}affinity`]}", want "cookie"`);
+    for (const k of ["session-cookie-name", "session-cookie-samesite", "session-cookie-path"])
+      if (!a[`${P}${k}`]) errs.push(`Ingress has no ${P}${k}`);
+    // A session cookie: ingress-nginx never refreshes its cookie, so a max-age
+    // would re-route an active user when it runs out.
+    for (const k of ["session-cookie-max-age", "session-cookie-expires"])
+      if (a[`${P}${k}`] !== undefined) errs.push(`Ingress sets ${P}${k}: the affinity cookie expires under an active user (use a session cookie)`);
+    if (!["true", "false"].includes(a[`${P}session-cookie-change-on-failure`])) errs.push(`Ingress does not set ${P}session-cookie-change-on-failure`);
     if (ing[0]?.spec?.ingressClassName !== "nginx") errs.push("Ingress class is not nginx");
     const be = ing[0]?.spec?.rules?.[0]?.http?.paths?.[0]?.backend?.service;
-    if (be?.name !== "sessionlab") errs.push("Ingress backend is not Service sessionlab");
+    if (be?.name !== appName) errs.push(`Ingress backend is not Service ${appName}`);
   } else if (ing.length) errs.push("unexpected Ingress");
+
+  const routes = objs.filter((o) => o.kind === "HTTPRoute");
+  if (exp.gatewayCookie) {
+    const r = routes[0];
+    if (!r) errs.push("no HTTPRoute");
+    else {
+      if (r.apiVersion !== "gateway.networking.k8s.io/v1") errs.push(`HTTPRoute apiVersion ${r.apiVersion}, want gateway.networking.k8s.io/v1`);
+      if (!(r.spec.parentRefs ?? []).length) errs.push("HTTPRoute has no parentRefs (the Gateway)");
+      const ttl = Number(Object.fromEntries(envOf(app).map((e) => [e.name, e.value])).SESSIONLAB_TTL ?? APP_TTL_DEFAULT_S);
+      for (const [i, rule] of (r.spec.rules ?? []).entries()) {
+        const sp = rule.sessionPersistence, w = `HTTPRoute rule ${i}`;
+        if (!sp) { errs.push(`${w}: no sessionPersistence`); continue; }
+        if ((sp.type ?? "Cookie") !== "Cookie" || sp.type !== "Cookie") errs.push(`${w}: sessionPersistence type ${sp.type}, want Cookie`);
+        if (sp.cookieConfig?.lifetimeType !== "Session") errs.push(`${w}: cookie lifetimeType ${sp.cookieConfig?.lifetimeType}, want Session`);
+        if (seconds(sp.idleTimeout) !== ttl) errs.push(`${w}: idleTimeout ${sp.idleTimeout}, want the app's TTL ${ttl} s`);
+        for (const b of rule.backendRefs ?? [])
+          if (b.name !== appName || b.port !== SERVICE_PORT) errs.push(`${w}: backend ${b.name}:${b.port}, want ${appName}:${SERVICE_PORT}`);
+      }
+    }
+  } else if (routes.length) errs.push("unexpected HTTPRoute");
 
   if (exp.production) {
     const pdb = objs.find((o) => o.kind === "PodDisruptionBudget" && labelsMatch(o.spec.selector?.matchLabels, dep.spec.template.metadata.labels));
     if (!pdb) errs.push("no PodDisruptionBudget selecting the app pods");
     const tsc = spec.topologySpreadConstraints ?? [];
-    if (!tsc.some((t) => t.topologyKey === "kubernetes.io/hostname")) errs.push("no topology spread across nodes");
-  }
-  if (exp.production && !exp.sentinels) {
-    const args = redisDep?.spec.template.spec.containers[0]?.args?.join(" ") ?? "";
-    if (!/--appendonly yes/.test(args)) errs.push("production Redis without --appendonly yes");
-    const pvcVol = (redisDep?.spec.template.spec.volumes ?? []).find((v) => v.persistentVolumeClaim);
-    if (!pvcVol || !find("PersistentVolumeClaim", pvcVol.persistentVolumeClaim.claimName)) errs.push("production Redis data is not on a PersistentVolumeClaim in the output");
-    const dataMount = redisDep?.spec.template.spec.containers[0]?.volumeMounts?.find((m) => m.name === pvcVol?.name);
-    if (!dataMount || !args.includes(`--dir ${dataMount.mountPath}`)) errs.push("production Redis --dir is not the volume's mount path");
+    if (!tsc.some((t) => t.topologyKey === "kubernetes.io/hostname" && labelsMatch(t.labelSelector?.matchLabels, dep.spec.template.metadata.labels)))
+      errs.push("no topology spread of the app pods across nodes");
   }
   return errs;
+}
+
+// Across overlays: steps 1-3 and 4-5 coexist in one namespace (no shared
+// object, distinct selectors); step 5 applies over step 4 (the same objects,
+// Redis unchanged).
+function crossChecks() {
+  const ids = (n) => new Set((objsByOverlay.get(n) ?? []).map((o) => `${o.kind}/${o.metadata?.name}`));
+  const mem = ["step1-memory", "step2-memory-x3", "step3-memory-x3-clientip"], red = ["step4-redis", "step5-redis-x3"];
+  if (![...mem, ...red].every((n) => objsByOverlay.has(n))) return;
+  const errs = [];
+  for (const m of mem) for (const r of red) {
+    const shared = [...ids(m)].filter((x) => ids(r).has(x));
+    if (shared.length) errs.push(`${m} and ${r} share ${shared.join(", ")} (cannot coexist in one namespace)`);
+  }
+  report(errs.length === 0, "policy steps 1-3 and 4-5 coexist in one namespace", errs);
+  const e2 = [];
+  const a = ids("step4-redis"), b = ids("step5-redis-x3");
+  const diff = [...a].filter((x) => !b.has(x)).concat([...b].filter((x) => !a.has(x)));
+  if (diff.length) e2.push(`objects in only one of step 4 and 5: ${diff.join(", ")} (apply over would leave or miss them)`);
+  const r4 = objsByOverlay.get("step4-redis").find((o) => o.kind === "Deployment" && o.metadata.name === "redis");
+  const r5 = objsByOverlay.get("step5-redis-x3").find((o) => o.kind === "Deployment" && o.metadata.name === "redis");
+  if (JSON.stringify(r4) !== JSON.stringify(r5)) e2.push("Deployment redis differs between step 4 and 5 (applying step 5 would restart Redis)");
+  report(e2.length === 0, "policy step 5 applies over step 4 (same objects, Redis untouched)", e2);
+}
+
+// docker/compose.yaml names the same Redis image (its default, or where it
+// defaults to the locally built Debian image, in the comment on the official one).
+function composeCheck() {
+  const file = path.join(nginxConfDir, "..", "docker", "compose.yaml");
+  if (!fs.existsSync(file)) return;
+  const text = fs.readFileSync(file, "utf8");
+  const errs = [];
+  const def = text.match(/\$\{SESSIONLAB_REDIS_IMAGE:-([^}]+)\}/)?.[1];
+  if (def && /^(docker\.io\/(library\/)?)?redis[:@]/.test(def) && def !== REDIS_IMAGE) errs.push(`default SESSIONLAB_REDIS_IMAGE ${def}, want ${REDIS_IMAGE}`);
+  for (const m of text.matchAll(/\b(?:docker\.io\/(?:library\/)?)?redis:(\d[\w.-]*)/g))
+    if (`redis:${m[1]}` !== REDIS_IMAGE) errs.push(`names redis:${m[1]}, want ${REDIS_IMAGE}`);
+  if (!text.includes(REDIS_IMAGE)) errs.push(`does not name ${REDIS_IMAGE}`);
+  report(errs.length === 0, `policy docker/compose.yaml names Redis ${REDIS_IMAGE}`, errs);
 }
 
 // ---- main ----
@@ -342,4 +541,6 @@ for (const arg of overlayArgs) {
 const allRedis = new Set([...redisImages.values()].flatMap((s) => [...s]));
 if (redisImages.size > 1) report(allRedis.size <= 1, `policy every overlay runs the same Redis image (${[...allRedis].join(", ")})`,
   [...redisImages].filter(([, s]) => s.size).map(([n, s]) => `${n}: ${[...s].join(", ")}`));
+crossChecks();
+composeCheck();
 process.exit(failed ? 1 : 0);
