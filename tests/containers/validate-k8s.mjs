@@ -302,8 +302,10 @@ function policy(name, objs) {
   const names = spec.containers.map((c) => c.name).join(",");
   if (names !== "nginx") errs.push(`app pod containers are [${names}], want [nginx] (the app is a sidecar)`);
   const nginx = spec.containers.find((c) => c.name === "nginx");
-  const app = (spec.initContainers ?? []).find((c) => c.name === "app");
-  if (!app) errs.push("no init container app (native sidecar)");
+  const sidecar = (spec.initContainers ?? []).find((c) => c.name === "app");
+  // A regular container app (the old shape) still gets the checks below.
+  const app = sidecar ?? spec.containers.find((c) => c.name === "app");
+  if (!sidecar) errs.push("no init container app (native sidecar)");
   else if (app.restartPolicy !== "Always") errs.push(`init container app: restartPolicy ${app.restartPolicy}, want Always (native sidecar: starts first, stops last)`);
   if (app && !app.startupProbe && !app.readinessProbe) errs.push("app sidecar has neither startupProbe nor readinessProbe (nginx would start before it serves)");
   if (nginx && app) {
