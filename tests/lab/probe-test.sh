@@ -42,8 +42,23 @@ expect "json: 3 clients" 3 "$(jq '.per_client | length' "$out")"
 expect "json: counts 1..15" true "$(jq '[.per_client[] | .count_ok and .final_count == 15] | all' "$out")"
 expect "json: value kept" true "$(jq '[.per_client[].value_kept] | all' "$out")"
 expect "json: distinct ids" 3 "$(jq '[.per_client[].first_session_id] | unique | length' "$out")"
+expect "json: no first-try 5xx" 0 "$(jq '.total.first_try_5xx + .total.first_try_transport' "$out")"
+expect "json: no trace unless asked" null "$(jq '.per_client[0].trace' "$out")"
+expect "trace" 0 "$(run "$STACK_URL" -n 5 --clients 2 --json --trace)"
+expect "trace: one point per answer, counts 1..5" '[1,2,3,4,5]' "$(jq -c '.per_client[1].trace | map(.[1])' "$out")"
+expect "trace: request numbers, host index 0, wall-clock ms" true \
+    "$(jq --argjson now "$(date +%s%3N)" '([.per_client[].trace[] | .[2] == 0 and (.[3] - $now | fabs) < 60000] | all) and (.per_client[0].trace | map(.[0]) == [1,2,3,4,5])' "$out")"
 expect "text report" 0 "$(run "$STACK_URL" -n 3)"
 grep -q "1 of 1 session continuous" "$out" && ok "text total line" || fail "text total line"
+grep -q "first tries: 0 5xx, 0 unanswered" "$out" && ok "text: first tries" || fail "text: first tries"
+stop_stack 2>/dev/null
+
+# Redis stopped: every try answers 503; the first try of each request counts.
+start_stack redis 1 none "$port" 2>/dev/null
+for e in "${STACK_PIDS[@]}"; do [[ ${e%%=*} == redis ]] && kill -TERM "${e#*=}"; done
+sleep 0.3
+expect "redis down: broken" 1 "$(run "$STACK_URL" -n 2 --json)"
+expect "redis down: 2 first-try 5xx, 12 retries" "2 12" "$(jq -r '"\(.total.first_try_5xx) \(.total.retries)"' "$out")"
 stop_stack 2>/dev/null
 
 start_stack memory 3 none "$port" 2>/dev/null

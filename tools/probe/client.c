@@ -160,6 +160,15 @@ static void sleep_ms(long ms)
         ;
 }
 
+/* What a client without retries would have seen: a 5xx, or no answer. */
+static void note_first_try(struct client_result *r, long status, bool transport)
+{
+    if (status >= 500)
+        r->first_try_5xx++;
+    else if (status < 0 && transport)
+        r->first_try_transport++;
+}
+
 /* Performs the prepared transfer, trying again after PROBE_RETRY_MS, twice
  * that, ... (PROBE_RETRIES times) while there is no HTTP answer or the answer
  * is 502/503/504 -- the way a person reloads a page during a restart -- so a
@@ -177,6 +186,8 @@ static long perform(struct run *u, const char *what, double *ms)
             sleep_ms(PROBE_RETRY_MS << (attempt - 1));
         }
         status = perform_once(u, ms, msg, sizeof msg, &transport);
+        if (attempt == 0)
+            note_first_try(u->r, status, transport);
         if (!retryable(status) || (status < 0 && !transport))
             break;
     }
@@ -199,32 +210,43 @@ static bool get_string(json_object *obj, const char *key, char *dst, size_t cap)
     return true;
 }
 
-static void note_host(struct client_result *r, const char *host)
+/* Counts a read served by host; returns its index in r->hosts, -1 when the
+ * list is full. */
+static int note_host(struct client_result *r, const char *host)
 {
     for (int i = 0; i < r->nhosts; i++) {
         if (strcmp(r->hosts[i].name, host) == 0) {
             r->hosts[i].requests++;
-            return;
+            return i;
         }
     }
     if (r->nhosts == PROBE_HOSTS_MAX) {
         r->hosts_truncated = true;
-        return;
+        return -1;
     }
     snprintf(r->hosts[r->nhosts].name, PROBE_HOST_MAX, "%s", host);
     r->hosts[r->nhosts].requests = 1;
-    r->nhosts++;
+    return r->nhosts++;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Books one well-formed answer: host, id continuity, count continuity and
  * the value. */
-static void observe(struct run *u, const char *id, const char *host, long long count,
+static void observe(struct run *u, long n, const char *id, const char *host, long long count,
                     json_object *value, double ms)
 {
     struct client_result *r = u->r;
     r->ok++;
     r->latency_ms[r->nlatency++] = ms;
-    note_host(r, host);
+    int hi = note_host(r, host);
+    if (r->trace)
+        r->trace[r->ntrace++] = (struct trace_point){.n = n, .count = count, .host = hi, .t_ms = wall_ms()};
     if (r->ok == 1) {
         snprintf(r->first_id, sizeof r->first_id, "%s", id);
         r->count_ok = count == 1;
@@ -284,7 +306,7 @@ static void read_session(struct run *u, long n)
         return;
     }
     snprintf(r->store, sizeof r->store, "%s", store);
-    observe(u, id, host, (long long)json_object_get_int64(count), value, ms);
+    observe(u, n, id, host, (long long)json_object_get_int64(count), value, ms);
     json_object_put(obj);
 }
 
@@ -329,9 +351,11 @@ int client_run(const struct probe_opts *o, int index, struct client_result *r)
     r->index = index;
     r->value = VALUE_UNSET;
     r->latency_ms = calloc((size_t)o->requests, sizeof *r->latency_ms);
+    if (o->trace)
+        r->trace = calloc((size_t)o->requests, sizeof *r->trace);
     struct run u = {.o = o, .r = r};
     int rc = -1;
-    if (!r->latency_ms) {
+    if (!r->latency_ms || (o->trace && !r->trace)) {
         snprintf(r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
         goto out;
     }
@@ -358,4 +382,7 @@ void client_result_free(struct client_result *r)
     free(r->latency_ms);
     r->latency_ms = NULL;
     r->nlatency = 0;
+    free(r->trace);
+    r->trace = NULL;
+    r->ntrace = 0;
 }

@@ -24,6 +24,7 @@ struct probe_opts {
     const char *resolve;   /* CURLOPT_RESOLVE entry HOST:PORT:ADDR, or NULL */
     bool insecure;         /* skip TLS verification */
     bool json;             /* machine-readable report */
+    bool trace;            /* keep every answer (for charts): JSON "trace" */
 };
 
 enum probe_value { VALUE_UNSET, VALUE_KEPT, VALUE_LOST };
@@ -33,6 +34,17 @@ struct host_seen {
     long requests;
 };
 
+/* One answered read, kept with --trace: the request number, the access count
+ * it showed, the replica (index into hosts, -1 past PROBE_HOSTS_MAX) and the
+ * wall-clock time it was answered (ms since the epoch, to line up with the
+ * events a lab script logs). */
+struct trace_point {
+    long n;
+    long long count;
+    int host;
+    long long t_ms;
+};
+
 struct client_result {
     int index;              /* 1-based */
     long requests;          /* reads attempted */
@@ -40,6 +52,8 @@ struct client_result {
     long errors;            /* reads (and the set) that failed, any reason */
     long transport_errors;  /* of those: no HTTP answer (connect, reset, timeout) */
     long retries;           /* extra tries after no answer or 502/503/504 */
+    long first_try_5xx;     /* requests whose first try was answered 5xx */
+    long first_try_transport; /* requests whose first try got no HTTP answer */
     char first_error[PROBE_ERR_MAX];
     struct host_seen hosts[PROBE_HOSTS_MAX]; /* in order of first sight */
     int nhosts;
@@ -54,13 +68,16 @@ struct client_result {
     enum probe_value value; /* VALUE_UNSET when no --set-value */
     double *latency_ms;     /* one per answered read; owned, see client_result_free */
     long nlatency;
+    struct trace_point *trace; /* one per answered read with --trace; owned */
+    long ntrace;
     bool continuous;        /* no error, one id, count 1..N, value kept */
 };
 
 /* Runs one client to completion. Every failure of a request is recorded in r
  * (errors, first_error), never returned. Returns -1 only when the client
  * could not be set up at all (no memory, no curl handle), with r->first_error
- * saying why. r->latency_ms must be released with client_result_free. */
+ * saying why. r->latency_ms and r->trace must be released with
+ * client_result_free. */
 int client_run(const struct probe_opts *o, int index, struct client_result *r);
 
 void client_result_free(struct client_result *r);

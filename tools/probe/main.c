@@ -2,7 +2,7 @@
  * whether their sessions stayed continuous.
  *
  *   sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--interface ADDR]
- *                    [--resolve HOST:PORT:ADDR] [--insecure] [--json]
+ *                    [--resolve HOST:PORT:ADDR] [--insecure] [--json] [--trace]
  *
  * Exit: 0 every session continuous; 1 some were not; 2 usage error, or a
  * request that got no HTTP answer at all (connect, reset, timeout). */
@@ -27,7 +27,7 @@ enum { EXIT_CONTINUOUS = 0, EXIT_BROKEN = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--interface ADDR]\n"
-    "                        [--resolve HOST:PORT:ADDR] [--insecure] [--json]\n"
+    "                        [--resolve HOST:PORT:ADDR] [--insecure] [--json] [--trace]\n"
     "Plays C users (default 1), each with its own cookie jar, reading URL/api/session\n"
     "N times (default 10), and reports per user and in total: requests, hostnames seen,\n"
     "session id changes, whether the access count ran 1..N, whether a set value\n"
@@ -40,10 +40,14 @@ static const char usage_text[] =
     "  --resolve H:P:ADDR     connect to ADDR for host H port P (like curl --resolve)\n"
     "  --insecure             do not verify the TLS certificate\n"
     "  --json                 print the report as JSON\n"
+    "  --trace                with --json: every answer per user as \"trace\":\n"
+    "                         [[request, access_count, host index, unix ms], ...]\n"
     "Every request opens a new connection, so connection-level balancers\n"
     "(Kubernetes Services, NodePorts) choose anew each time. A request without an\n"
     "HTTP answer, or answered 502/503/504, is tried again up to 6 times (after 50,\n"
-    "100, 200, 400, 800, 1600 ms), like a person reloading; the report counts the retries.\n"
+    "100, 200, 400, 800, 1600 ms), like a person reloading; the report counts the retries,\n"
+    "and, apart, the requests whose first try got a 5xx or no answer (what a client\n"
+    "without retries would have seen).\n"
     "Exit status: 0 every session continuous, 1 some were not, 2 usage or\n"
     "connection errors.\n";
 
@@ -85,7 +89,7 @@ static bool valid_resolve(const char *s)
  * command line, 0 to run. */
 static int parse_args(int argc, char **argv, struct probe_opts *o)
 {
-    enum { OPT_CLIENTS = 256, OPT_SET, OPT_IFACE, OPT_RESOLVE, OPT_INSECURE, OPT_JSON };
+    enum { OPT_CLIENTS = 256, OPT_SET, OPT_IFACE, OPT_RESOLVE, OPT_INSECURE, OPT_JSON, OPT_TRACE };
     static const struct option longs[] = {
         {"clients", required_argument, NULL, OPT_CLIENTS},
         {"set-value", required_argument, NULL, OPT_SET},
@@ -93,6 +97,7 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         {"resolve", required_argument, NULL, OPT_RESOLVE},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"json", no_argument, NULL, OPT_JSON},
+        {"trace", no_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -133,6 +138,9 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             break;
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_TRACE:
+            o->trace = true;
             break;
         case 'h':
             fputs(usage_text, stdout);

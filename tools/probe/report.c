@@ -13,6 +13,7 @@
 /* Everything summed over the clients. Latencies: an owned sorted copy. */
 struct totals {
     long requests, ok, errors, transport_errors, retries, id_changes, continuous;
+    long first_try_5xx, first_try_transport;
     struct host_seen hosts[TOTAL_HOSTS_MAX];
     int nhosts;
     double *latency_ms;
@@ -51,6 +52,8 @@ static int totals_of(struct totals *t, struct client_result *c, int n)
         t->errors += r->errors;
         t->transport_errors += r->transport_errors;
         t->retries += r->retries;
+        t->first_try_5xx += r->first_try_5xx;
+        t->first_try_transport += r->first_try_transport;
         t->id_changes += r->id_changes;
         t->continuous += r->continuous;
         if (r->store[0])
@@ -116,10 +119,11 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
     for (int h = 0; h < t.nhosts; h++)
         fprintf(f, " %s (%ld)", t.hosts[h].name, t.hosts[h].requests);
     fprintf(f, "%s\n", t.nhosts ? "" : " none");
-    fprintf(f, "total: %ld/%ld requests answered, %ld error%s, %ld retr%s, %ld id change%s, "
+    fprintf(f, "total: %ld/%ld requests answered, %ld error%s, %ld retr%s (first tries: %ld 5xx, "
+               "%ld unanswered), %ld id change%s, "
                "%ld of %d session%s continuous, store %s, latency p50 %.2f ms p99 %.2f ms\n",
             t.ok, t.requests, t.errors, t.errors == 1 ? "" : "s", t.retries,
-            t.retries == 1 ? "y" : "ies", t.id_changes,
+            t.retries == 1 ? "y" : "ies", t.first_try_5xx, t.first_try_transport, t.id_changes,
             t.id_changes == 1 ? "" : "s", t.continuous, n, n == 1 ? "" : "s",
             t.store ? t.store : "?", t.p50, t.p99);
     free(t.latency_ms);
@@ -155,6 +159,22 @@ static json_object *ms(double v)
     return json_object_new_double_s(v, s);
 }
 
+/* [[n, count, host index, t_ms], ...]: compact, one entry per answer. */
+static json_object *trace_json(const struct client_result *r)
+{
+    json_object *a = json_object_new_array_ext((int)r->ntrace);
+    for (long i = 0; a && i < r->ntrace; i++) {
+        const struct trace_point *p = &r->trace[i];
+        json_object *e = json_object_new_array_ext(4);
+        json_object_array_add(e, json_object_new_int64(p->n));
+        json_object_array_add(e, json_object_new_int64(p->count));
+        json_object_array_add(e, json_object_new_int(p->host));
+        json_object_array_add(e, json_object_new_int64(p->t_ms));
+        json_object_array_add(a, e);
+    }
+    return a;
+}
+
 static json_object *client_json(const struct client_result *r)
 {
     json_object *o = json_object_new_object();
@@ -166,6 +186,8 @@ static json_object *client_json(const struct client_result *r)
     put(o, "errors", json_object_new_int64(r->errors));
     put(o, "transport_errors", json_object_new_int64(r->transport_errors));
     put(o, "retries", json_object_new_int64(r->retries));
+    put(o, "first_try_5xx", json_object_new_int64(r->first_try_5xx));
+    put(o, "first_try_transport", json_object_new_int64(r->first_try_transport));
     put(o, "first_error", r->first_error[0] ? json_object_new_string(r->first_error) : NULL);
     put(o, "hosts", hosts_array(r->hosts, r->nhosts));
     put(o, "requests_by_host", hosts_counts(r->hosts, r->nhosts));
@@ -180,6 +202,8 @@ static json_object *client_json(const struct client_result *r)
     put(o, "p50_ms", ms(stats_percentile(r->latency_ms, r->nlatency, 50)));
     put(o, "p99_ms", ms(stats_percentile(r->latency_ms, r->nlatency, 99)));
     put(o, "continuous", json_object_new_boolean(r->continuous));
+    if (r->trace)
+        put(o, "trace", trace_json(r));
     return o;
 }
 
@@ -209,6 +233,8 @@ int report_json(FILE *f, const struct probe_opts *o, struct client_result *c, in
     put(total, "errors", json_object_new_int64(t.errors));
     put(total, "transport_errors", json_object_new_int64(t.transport_errors));
     put(total, "retries", json_object_new_int64(t.retries));
+    put(total, "first_try_5xx", json_object_new_int64(t.first_try_5xx));
+    put(total, "first_try_transport", json_object_new_int64(t.first_try_transport));
     put(total, "hosts", hosts_array(t.hosts, t.nhosts));
     put(total, "requests_by_host", hosts_counts(t.hosts, t.nhosts));
     put(total, "id_changes", json_object_new_int64(t.id_changes));
