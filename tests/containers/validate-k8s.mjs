@@ -501,19 +501,25 @@ function crossChecks() {
   report(e2.length === 0, "policy step 5 applies over step 4 (same objects, Redis untouched)", e2);
 }
 
-// docker/compose.yaml names the same Redis image (its default, or where it
-// defaults to the locally built Debian image, in the comment on the official one).
+// docker/compose*.yaml name the same Redis image (the default of
+// SESSIONLAB_REDIS_IMAGE, and any redis:TAG they mention).
 function composeCheck() {
-  const file = path.join(nginxConfDir, "..", "docker", "compose.yaml");
-  if (!fs.existsSync(file)) return;
-  const text = fs.readFileSync(file, "utf8");
+  const dir = path.join(nginxConfDir, "..", "docker");
+  if (!fs.existsSync(dir)) return;
+  const files = fs.readdirSync(dir).filter((f) => /^compose.*\.ya?ml$/.test(f)).sort();
+  if (!files.length) return;
   const errs = [];
-  const def = text.match(/\$\{SESSIONLAB_REDIS_IMAGE:-([^}]+)\}/)?.[1];
-  if (def && /^(docker\.io\/(library\/)?)?redis[:@]/.test(def) && def !== REDIS_IMAGE) errs.push(`default SESSIONLAB_REDIS_IMAGE ${def}, want ${REDIS_IMAGE}`);
-  for (const m of text.matchAll(/\b(?:docker\.io\/(?:library\/)?)?redis:(\d[\w.-]*)/g))
-    if (`redis:${m[1]}` !== REDIS_IMAGE) errs.push(`names redis:${m[1]}, want ${REDIS_IMAGE}`);
-  if (!text.includes(REDIS_IMAGE)) errs.push(`does not name ${REDIS_IMAGE}`);
-  report(errs.length === 0, `policy docker/compose.yaml names Redis ${REDIS_IMAGE}`, errs);
+  let named = false;
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    for (const m of text.matchAll(/\$\{SESSIONLAB_REDIS_IMAGE:-([^}]+)\}/g))
+      if (/^(docker\.io\/(library\/)?)?redis[:@]/.test(m[1]) && m[1] !== REDIS_IMAGE) errs.push(`docker/${f}: default SESSIONLAB_REDIS_IMAGE ${m[1]}, want ${REDIS_IMAGE}`);
+    for (const m of text.matchAll(/\b(?:docker\.io\/(?:library\/)?)?redis:(\d[\w.-]*)/g))
+      if (`redis:${m[1]}` !== REDIS_IMAGE) errs.push(`docker/${f}: names redis:${m[1]}, want ${REDIS_IMAGE}`);
+    if (text.includes(REDIS_IMAGE)) named = true;
+  }
+  if (!named) errs.push(`no docker/compose*.yaml names ${REDIS_IMAGE}`);
+  report(errs.length === 0, `policy docker/${files.join(", docker/")} name Redis ${REDIS_IMAGE}`, errs);
 }
 
 // ---- main ----
