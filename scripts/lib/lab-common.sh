@@ -45,7 +45,7 @@ lab_probes_start() {
     LAB_PROBE_PIDS=()
     for (( s = 0; s < LAB_SOURCES; s++ )); do
         lab_call probe "$s" -n "$n" --clients "$LAB_CLIENTS_PER_SOURCE" \
-            --set-value "$value" --json \
+            --set-value "$value" --json --trace \
             >"$LAB_ROW_DIR/probe-$s.json" 2>"$LAB_ROW_DIR/probe-$s.err" &
         LAB_PROBE_PIDS+=("$!")
     done
@@ -160,8 +160,15 @@ LAB_JQ_VERDICT='
       clients_session_lost: ($lost | length),
       clients_on_victim: ($onvictim | length),
       lost_not_on_victim: ($lost | map(select(.hosts[0] != $victim)) | length),
-      first_errors: ($c | map(.first_error // empty) | unique | .[0:3])
+      first_errors: ($c | map(.first_error // empty) | unique | .[0:3]),
+      first_try_5xx: ($c | map(.first_try_5xx // 0) | add),
+      first_try_transport: ($c | map(.first_try_transport // 0) | add),
+      requests_by_host: ($c | map(.requests_by_host // {} | to_entries[]) | group_by(.key)
+                         | map({key: .[0].key, value: (map(.value) | add)}) | from_entries)
     } as $f
+  | ($f.requests_by_host | [.[]]) as $shares
+  | ($f + {spread_max_over_mean: (if ($shares | length) == 0 then null
+          else (($shares | max) / (($shares | add) / ($shares | length)) * 100 | round / 100) end)}) as $f
   | (if $kind == "single" or $kind == "sticky" then
       [ if $f.hosts_per_client_max != 1 then "a client saw more than one host" else empty end,
         if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
@@ -233,6 +240,7 @@ lab_row() {
         else
             victim=$(lab_call pick_victim)
             at=$(lab_call served)
+            echo "$(date +%s%3N) $event $victim" >>"$LAB_ROW_DIR/events.txt"
             lab_call "$event" "$victim"
             event_text="$event $victim after $at of $total reads"
             lab_say "$event_text"
@@ -283,14 +291,20 @@ lab_print_markdown() {
                      elif .final_count_min == .final_count_max then "; last count \(.final_count_min)"
                      else "; last counts \(.final_count_min)-\(.final_count_max)" end);
       def errors: (if .errors == 0 then "0" else "\(.errors) of \(.requests)" end)
-                  + (if .retries > 0 then " (\(.retries) retries)" else "" end);
-      "| step | setup | N | hosts seen | id changes | count vs requests | value kept | errors | event | expected | result |",
-      "|---|---|---|---|---|---|---|---|---|---|---|",
+                  + (if .retries > 0 then " (\(.retries) retries)" else "" end)
+                  + "; first tries: \(.first_try_5xx // 0) 5xx"
+                  + (if (.first_try_transport // 0) > 0 then ", \(.first_try_transport) unanswered" else "" end);
+      def spread: (.requests_by_host // {}) as $h | ([$h[]] | add) as $all
+                  | if ($h | length) == 0 then "-"
+                    else ([$h | to_entries[] | "\(.key) \(.value * 100 / $all | round) %"] | join(", "))
+                         + (if ($h | length) > 1 then "; max/mean \(.spread_max_over_mean)" else "" end) end;
+      "| step | setup | N | hosts seen | id changes | count vs requests | value kept | errors | load spread | event | expected | result |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|",
       (.[] | . as $r | (.facts // {}) as $f |
         "| \(.step) | \(.setup) | \(.requests_per_client // "-") | "
         + (if .facts then
-             "\($f | hosts) | \($f | ids) | \($f | counts) | \($f.clients_value_kept)/\($f.clients) | \($f | errors) | "
-           else "- | - | - | - | - | " end)
+             "\($f | hosts) | \($f | ids) | \($f | counts) | \($f.clients_value_kept)/\($f.clients) | \($f | errors) | \($f | spread) | "
+           else "- | - | - | - | - | - | " end)
         + "\(.event // "-")"
         + (if .kind == "kill_memory" and .facts then "; sessions lost \($f.clients_session_lost), \($f.clients_on_victim) clients were on it" else "" end)
         + " | \(.expected) | "
