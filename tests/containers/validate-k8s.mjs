@@ -514,7 +514,8 @@ function composeCheck() {
     const text = fs.readFileSync(path.join(dir, f), "utf8");
     for (const m of text.matchAll(/\$\{SESSIONLAB_REDIS_IMAGE:-([^}]+)\}/g))
       if (/^(docker\.io\/(library\/)?)?redis[:@]/.test(m[1]) && m[1] !== REDIS_IMAGE) errs.push(`docker/${f}: default SESSIONLAB_REDIS_IMAGE ${m[1]}, want ${REDIS_IMAGE}`);
-    for (const m of text.matchAll(/\b(?:docker\.io\/(?:library\/)?)?redis:(\d[\w.-]*)/g))
+    // An image reference redis:X.Y...: not sessionlab-redis:..., not the host:port redis:6379.
+    for (const m of text.matchAll(/(?<![\w.@:-])(?:docker\.io\/(?:library\/)?)?(?<![\w.@:/-])redis:(\d+\.\d+[\w.-]*)/g))
       if (`redis:${m[1]}` !== REDIS_IMAGE) errs.push(`docker/${f}: names redis:${m[1]}, want ${REDIS_IMAGE}`);
     if (text.includes(REDIS_IMAGE)) named = true;
   }
