@@ -1,7 +1,11 @@
-# sessionlab-redis: Debian's redis-server, for compose on machines without an
-# image registry (anywhere else the official redis image works the same way:
-# set SESSIONLAB_REDIS_IMAGE). Build from the repository root:
+# sessionlab-redis: Debian's redis-server (bookworm: 7.0.15 with Debian's
+# security patches, whatever bookworm-security has when the image is built),
+# for compose on machines without an image registry, as tests/containers/run
+# uses it. Elsewhere compose's default is the official redis:8.6.3, the tag
+# of the Kubernetes overlays (docker/compose.redis.yaml says why). Build from
+# the repository root and select it:
 #   docker build -f docker/redis.Dockerfile -t sessionlab-redis:0.1.0 .
+#   export SESSIONLAB_REDIS_IMAGE=sessionlab-redis:0.1.0
 
 FROM debian:bookworm-slim
 # The redis user gets uid/gid 999 first, as in the official image, so the same
@@ -18,7 +22,7 @@ USER 999:999
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["redis-cli", "ping"]
 # No config file: listen on every interface of the container, no protected
-# mode (only the compose network reaches it), no snapshots. The same command
-# line works with the official image (compose.yaml gives it explicitly).
+# mode, no snapshots. compose (docker/compose.redis.yaml) gives its own
+# command line, with --requirepass; the same one works with the official image.
 CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no", \
      "--maxmemory", "128mb", "--maxmemory-policy", "volatile-lru"]

@@ -30,7 +30,9 @@
 # same container, address and hostname again).
 
 LAB_COMPOSE_PROJECT=${LAB_COMPOSE_PROJECT:-sessionlablab}
-LAB_COMPOSE_FILE=$CT_ROOT/docker/compose.yaml
+# The compose files of a row: the ones its docker/env file names in
+# COMPOSE_FILE (docker/compose.yaml, plus docker/compose.redis.yaml in the
+# Redis steps), as a user runs them.
 LAB_COMPOSE_OWN_ENGINE=0     # 1: setup started dockerd, teardown stops it
 LAB_COMPOSE_PORT=""          # published port on 127.0.0.1 (readiness check only)
 LAB_COMPOSE_ENV=""           # docker/env file of the row
@@ -40,8 +42,10 @@ LAB_COMPOSE_SOURCES=()       # client source addresses on the bridge
 LAB_COMPOSE_LOGPID=""        # `docker logs -f` of the lb into LAB_ROW_DIR/lb.log
 
 _lab_compose() {
+    local files
+    mapfile -t files < <(ct_compose_files "$LAB_COMPOSE_ENV")
     SESSIONLAB_PORT=$LAB_COMPOSE_PORT SESSIONLAB_VERSION=$CT_VERSION \
-        ct_compose -p "$LAB_COMPOSE_PROJECT" -f "$LAB_COMPOSE_FILE" --env-file "$LAB_COMPOSE_ENV" "$@"
+        ct_compose -p "$LAB_COMPOSE_PROJECT" "${files[@]}" --env-file "$LAB_COMPOSE_ENV" "$@"
 }
 
 # _lab_compose_ids SERVICE: full ids of the project's running SERVICE containers.
@@ -78,9 +82,10 @@ lab_compose_setup() {
         ct_build_images >>"$LAB_LOG" 2>&1 || sl_die "docker build failed; see $LAB_LOG"
         break
     done
-    # A project left by a killed run would hold the names and the port.
+    # A project left by a killed run would hold the names and the port
+    # (the Redis files name every service a row can have).
     if [[ -n $(_lab_compose_leftovers) ]]; then
-        LAB_COMPOSE_ENV=$CT_ROOT/docker/env/step1-memory.env LAB_COMPOSE_PORT=8080
+        LAB_COMPOSE_ENV=$CT_ROOT/docker/env/step5-redis-x3.env LAB_COMPOSE_PORT=8080
         _lab_compose down -v --remove-orphans >>"$LAB_LOG" 2>&1 || true
     fi
     LAB_COMPOSE_PORT=$(sl_free_port 18280 18379) || sl_die "no free port in 18280..18379 for the load balancer"
@@ -119,7 +124,8 @@ lab_compose_start() {
     local store=$1 replicas=$2 affinity=$3 net i ip gw prefix taken
     LAB_COMPOSE_ENV=$(_lab_compose_env_file "$store" "$replicas" "$affinity")
     LAB_COMPOSE_UP=1
-    # up waits for the health checks (redis, then app, then lb: depends_on).
+    # up waits for the health checks (redis in the Redis steps, then app,
+    # then lb: depends_on).
     _lab_compose up -d --no-build >"$LAB_ROW_DIR/compose-up.log" 2>&1 ||
         sl_die "compose up $(basename "$LAB_COMPOSE_ENV") failed; see $LAB_ROW_DIR/compose-up.log"
     LAB_COMPOSE_LB=$(_lab_compose_ids lb)
@@ -169,7 +175,9 @@ lab_compose_stop() {
     LAB_COMPOSE_SOURCES=()
     [[ $LAB_COMPOSE_UP -eq 1 ]] || return 0
     if [[ -n $LAB_ROW_DIR && -d $LAB_ROW_DIR ]]; then
-        _lab_compose logs --no-color app redis >"$LAB_ROW_DIR/compose-logs.log" 2>&1 || true
+        local svcs=(app)
+        [[ -z $(_lab_compose_ids redis) ]] || svcs+=(redis)
+        _lab_compose logs --no-color "${svcs[@]}" >"$LAB_ROW_DIR/compose-logs.log" 2>&1 || true
     fi
     _lab_compose down -v --remove-orphans >>"$LAB_LOG" 2>&1 || true
     LAB_COMPOSE_UP=0
@@ -222,14 +230,15 @@ lab_compose_kill() {
     ct_docker kill "$id" >/dev/null
 }
 
-# docker restart: SIGTERM (the app finishes what is in flight), then the
+# docker restart: SIGTERM (the app finishes what is in flight; 40 s, the
+# compose stop_grace_period), then the
 # same container starts again. The lb resolved `app` to addresses when it
 # started, so the container must come back on its address.
 lab_compose_restart() {
     local id before after
     id=$(_lab_compose_container "$1")
     before=$(ct_docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id")
-    ct_docker restart -t 10 "$id" >/dev/null
+    ct_docker restart -t 40 "$id" >/dev/null
     after=$(ct_docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id")
     [[ $after == "$before" ]] || sl_die "compose: $1 came back on $after, not $before; the lb still sends to $before"
 }

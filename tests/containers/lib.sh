@@ -40,8 +40,25 @@ ct_ensure_packages() {
 
 # ct_docker ARGS...: the Debian docker client against our engine.
 ct_docker() { DOCKER_HOST=$CT_DOCKER_HOST "$CT_DOCKER" "$@"; }
-# ct_compose ARGS...: docker-compose against our engine.
-ct_compose() { DOCKER_HOST=$CT_DOCKER_HOST docker-compose "$@"; }
+# ct_compose ARGS...: docker-compose against our engine. The Redis steps use
+# Debian's sessionlab-redis (no registry here; the documented default is the
+# official redis image) and a password made once per run (CT_REDIS_PASSWORD).
+CT_REDIS_PASSWORD=${CT_REDIS_PASSWORD:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+ct_compose() {
+    DOCKER_HOST=$CT_DOCKER_HOST SESSIONLAB_REDIS_IMAGE=sessionlab-redis:$CT_VERSION \
+        SESSIONLAB_REDIS_PASSWORD=$CT_REDIS_PASSWORD docker-compose "$@"
+}
+
+# ct_compose_files ENV: one -f argument per line for the compose files the
+# docker/env file ENV names in COMPOSE_FILE (what docker-compose 1.29 reads
+# from it when no -f is given), as paths under CT_ROOT.
+ct_compose_files() {
+    local line f fs
+    line=$(sed -n 's/^COMPOSE_FILE=//p' "$1" | tail -n 1)
+    [[ -n $line ]] || { echo "$1 has no COMPOSE_FILE line" >&2; return 1; }
+    IFS=: read -ra fs <<<"$line"
+    for f in "${fs[@]}"; do printf -- '-f\n%s\n' "$CT_ROOT/$f"; done
+}
 
 # ct_engine_start CACHE: starts dockerd (its own sockets and pid under a temp
 # dir; images kept in CACHE/docker so later runs reuse them; bridge and
