@@ -8,7 +8,8 @@
 //   redis x3, round robin: reloads move across replicas (Hostname changes)
 //     while Session ID, count and value stay, and Served by grows.
 // Screenshots and stack logs: tests/out/browser/. Run: node --test tests/browser/
-// (npm ci in tests/browser first). SESSIONLAB_CHROMIUM names another binary.
+// (npm ci in tests/browser first). SESSIONLAB_CHROMIUM names another binary
+// (lib/chromium.js).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -20,42 +21,17 @@ const OUT = path.resolve(__dirname, '..', 'out', 'browser');
 process.env.SESSIONLAB_E2E_OUT = process.env.SESSIONLAB_E2E_OUT || OUT;
 const { startStack } = require('../e2e/lib/stack');
 
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch {
-  throw new Error('playwright-core is missing: run `npm ci` in tests/browser');
-}
+const { launchChromium } = require('./lib/chromium');
 
-const CHROMIUM = process.env.SESSIONLAB_CHROMIUM || '/usr/bin/chromium';
 const VIEWPORT = { width: 900, height: 700 };
-// Keep Chromium off the network: no background services, updates, sync,
-// QUIC or proxies, and no host name resolves except loopback.
-const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-default-apps', '--disable-domain-reliability', '--disable-breakpad',
-  '--no-pings', '--no-proxy-server', '--metrics-recording-only',
-  '--disable-features=OptimizationHints,Translate,MediaRouter,AutofillServerCommunication',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-];
 const DATE_RE = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d$/;
 
 let browser;
 
 test.before(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set SESSIONLAB_CHROMIUM)`);
-  }
   fs.mkdirSync(OUT, { recursive: true });
-  // launch() gives Chromium a fresh temporary user-data-dir and removes it
-  // on close; each test then opens its own context (cookie jar).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: 30000,
-  });
+  // Each test then opens its own context (cookie jar).
+  browser = await launchChromium();
 });
 
 test.after(async () => {
