@@ -31,8 +31,10 @@ EXPOSE 8080
 # nginx runs unprivileged (port 8080, temp paths and pid under the prefix);
 # Kubernetes mounts an emptyDir on the prefix for a read-only root filesystem.
 USER 10001:10001
+# nginx's own health (/nginx-healthz, answered by nginx): an app that is down
+# makes the app's container unhealthy, not nginx's.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["/usr/local/bin/sessionlab-nginx-healthcheck", "/healthz"]
+    CMD ["/usr/local/bin/sessionlab-nginx-healthcheck"]
 # SIGQUIT: graceful shutdown (SIGTERM would be nginx's fast shutdown).
 STOPSIGNAL SIGQUIT
 ENTRYPOINT ["/usr/local/bin/sessionlab-nginx-entrypoint"]
