@@ -19,6 +19,15 @@
 #                                   of a replica that has served this row
 #   lab_T_kill NAME                 the replica dies (crash) mid-run
 #   lab_T_restart NAME              the replica's app process restarts
+#   lab_T_scale N [NAME...]         to N replicas under load: a new one is
+#                                   ready before it takes traffic; one that
+#                                   goes (NAME first) leaves the balancer,
+#                                   then drains
+#   lab_T_rollout                   a rolling update (maxSurge 1,
+#                                   maxUnavailable 0): per old replica, a new
+#                                   one ready first, then the old one leaves
+# Targets call lab_event_mark TEXT at each step of an event (the report's
+# dashed lines; the verdict's "before" and "after").
 # Logs a target wants kept go under LAB_ROW_DIR (tests/out/lab/TARGET/ROW/).
 
 LAB_SOURCES=${LAB_SOURCES:-4}          # client IPs
@@ -30,6 +39,11 @@ LAB_ROW_DIR=""
 LAB_URL=""
 
 lab_say() { printf '==> %s\n' "$*" >&2; }
+
+# lab_event_mark TEXT: "UNIX_MS TEXT" into the row's events.txt.
+lab_event_mark() {
+    echo "$(date +%s%3N) $*" >>"$LAB_ROW_DIR/events.txt"
+}
 
 # lab_call FUNC ARGS...: calls lab_<target>_FUNC.
 lab_call() {
@@ -139,6 +153,16 @@ LAB_JQ_VERDICT='
   | ($c | length) as $nc
   | ($c | map(select(.id_changes > 0 or .count_resets > 0))) as $lost
   | ($c | map(select(.hosts[0] == $victim))) as $onvictim
+  # The event: from its first mark ($t0) to "done" ($t1), from events.txt.
+  | ($marks | map(select(.[1] != "done")) | (.[0][0] // 0)) as $t0
+  | ($marks | map(select(.[1] == "done")) | (.[0][0] // 0)) as $t1
+  | ($c | map(. as $u | (.trace // []) as $tr
+      | ($tr | map(select(.[3] < $t0)) | last) as $before
+      | ($tr | map(select(.[3] > $t0))) as $after
+      | {at_event: ($t0 > 0 and $before != null and ($after | length) > 0),
+         moved: ($t0 > 0 and $before != null and ($after | any(.[2] != $before[2]))),
+         after_done: ($t1 > 0 and ($tr | any(.[3] > $t1))),
+         lost: ($u.id_changes > 0 or $u.count_resets > 0)})) as $ev
   | {
       clients: $nc,
       requests: ($c | map(.requests) | add),
@@ -161,6 +185,12 @@ LAB_JQ_VERDICT='
       clients_on_victim: ($onvictim | length),
       lost_not_on_victim: ($lost | map(select(.hosts[0] != $victim)) | length),
       first_errors: ($c | map(.first_error // empty) | unique | .[0:3]),
+      clients_at_event: ($ev | map(select(.at_event)) | length),
+      clients_moved: ($ev | map(select(.moved)) | length),
+      moved_lost: ($ev | map(select(.moved and .lost)) | length),
+      unmoved_lost: ($ev | map(select(.moved | not) | select(.lost)) | length),
+      clients_after_event: ($ev | map(select(.after_done)) | length),
+      after_event_kept: ($ev | map(select(.after_done and (.lost | not))) | length),
       first_try_5xx: ($c | map(.first_try_5xx // 0) | add),
       first_try_transport: ($c | map(.first_try_transport // 0) | add),
       requests_by_host: ($c | map(.requests_by_host // {} | to_entries[]) | group_by(.key)
@@ -169,6 +199,9 @@ LAB_JQ_VERDICT='
   | ($f.requests_by_host | [.[]]) as $shares
   | ($f + {spread_max_over_mean: (if ($shares | length) == 0 then null
           else (($shares | max) / (($shares | add) / ($shares | length)) * 100 | round / 100) end)}) as $f
+  | ($f + {moved_share: (if $f.clients_at_event == 0 then null
+          else ($f.clients_moved / $f.clients_at_event * 100 | round / 100) end)}) as $f
+  | ($f.clients_moved == $f.moved_lost) as $moved_all_lost
   | (if $kind == "single" or $kind == "sticky" then
       [ if $f.hosts_per_client_max != 1 then "a client saw more than one host" else empty end,
         if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
@@ -191,7 +224,39 @@ LAB_JQ_VERDICT='
     elif $kind == "kill_redis" then
       [ if ($f.hosts | index($victim)) == null then "the killed replica served nobody" else empty end,
         if $f.clients_session_lost != 0 then "\($f.clients_session_lost) sessions lost" else empty end,
-        if $f.clients_value_kept != $nc then "a value was lost" else empty end ]
+        if $f.clients_value_kept != $nc then "a value was lost" else empty end,
+        if $f.first_try_5xx != 0 then "\($f.first_try_5xx) first-try 5xx" else empty end ]
+    elif $kind == "snat_one_host" then
+      [ if ($f.hosts | length) != 1 then "users behind one address reached \($f.hosts | length) replicas" else empty end,
+        if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
+    elif $kind == "snat_spread" then
+      [ if ($f.hosts | length) < 2 then "a single replica served everyone" else empty end,
+        if ($f.spread_max_over_mean // 9) > 1.15 then "load spread max/mean \($f.spread_max_over_mean) > 1.15" else empty end,
+        if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
+    elif $kind == "snat_cookie" then
+      [ if ($f.hosts | length) < 2 then "a single replica served everyone" else empty end,
+        if $f.hosts_per_client_max != 1 then "a user saw more than one replica" else empty end,
+        if $f.clients_continuous != $nc then "\($nc - $f.clients_continuous) of \($nc) sessions broke" else empty end ]
+    elif $kind == "rollout_lost" then
+      [ if $f.clients_after_event == 0 then "no user ran past the rollout; raise -n" else empty end,
+        if $f.after_event_kept != 0 then "\($f.after_event_kept) users running after the rollout kept their session" else empty end,
+        if ($moved_all_lost | not) then "\($f.clients_moved - $f.moved_lost) users moved without losing their session" else empty end ]
+    elif $kind == "rollout_kept" or $kind == "scale_kept" then
+      [ if $f.clients_session_lost != 0 then "\($f.clients_session_lost) sessions lost" else empty end,
+        if $f.clients_value_kept != $nc then "a value was lost" else empty end,
+        if $f.first_try_5xx != 0 then "\($f.first_try_5xx) first-try 5xx" else empty end,
+        if $kind == "rollout_kept" and $f.clients_moved == 0 then "nobody moved: was anything replaced?" else empty end ]
+    elif $kind == "scale_moves" then
+      [ if ($f.moved_share // 0) < 0.05 or ($f.moved_share // 0) > 0.5 then "moved share \($f.moved_share), expected about 1/4" else empty end,
+        if ($moved_all_lost | not) then "\($f.clients_moved - $f.moved_lost) moved users kept their session" else empty end,
+        if $f.unmoved_lost != 0 then "\($f.unmoved_lost) users lost their session without moving" else empty end ]
+    elif $kind == "scale_stays" then
+      [ if $f.clients_moved != 0 then "\($f.clients_moved) of \($f.clients_at_event) users moved" else empty end,
+        if $f.clients_session_lost != 0 then "\($f.clients_session_lost) sessions lost" else empty end ]
+    elif $kind == "scale_down_lost" then
+      [ if $f.clients_moved == 0 then "nobody was on the removed replica" else empty end,
+        if ($moved_all_lost | not) then "\($f.clients_moved - $f.moved_lost) moved users kept their session" else empty end,
+        if $f.unmoved_lost != 0 then "\($f.unmoved_lost) users lost their session without moving" else empty end ]
     else [ "unknown row kind \($kind)" ] end) as $bad
   | ($bad + (if $f.errors != 0 then ["\($f.errors) requests failed after retries"] else [] end)) as $bad
   # A row with no fault must need no retry either: a retry would hide a 502
@@ -204,6 +269,15 @@ LAB_JQ_VERDICT='
       expected: $expected, facts: $f, pass: ($bad | length == 0), mismatches: $bad
     }'
 
+# The row's event marks as JSON [[unix_ms, text], ...].
+_lab_marks_json() {
+    if [[ -s $LAB_ROW_DIR/events.txt ]]; then
+        jq -Rn '[inputs | capture("^(?<t>[0-9]+) (?<l>.*)$") | [(.t | tonumber), .l]]' "$LAB_ROW_DIR/events.txt"
+    else
+        echo '[]'
+    fi
+}
+
 lab_expected_text() {
     case $1 in
         single)      echo "same id, same host, count 1..N, value kept" ;;
@@ -212,24 +286,50 @@ lab_expected_text() {
         restart)     echo "same id and host across the app restart, count never resets, value kept" ;;
         spread_kept) echo "hosts change, session, count and value kept" ;;
         kill_memory) echo "sessions on the killed replica lost (those still running), all others kept" ;;
-        kill_redis)  echo "no session lost" ;;
+        kill_redis)  echo "no session lost, 0 first-try 5xx" ;;
+        snat_one_host) echo "every user on one replica (share 100 %), sessions kept" ;;
+        snat_spread) echo "shares within a few points of 1/n (max/mean <= 1.15), sessions kept" ;;
+        snat_cookie) echo "users spread by cookie, one replica each, sessions kept" ;;
+        rollout_lost) echo "every user that moved lost the session; by the end, all of them" ;;
+        rollout_kept) echo "everyone moved, 0 sessions lost, 0 failed requests, 0 first-try 5xx" ;;
+        scale_moves) echo "about 1/4 of users move to the new replica and lose their session" ;;
+        scale_stays) echo "no user moves, no session lost" ;;
+        scale_kept)  echo "0 sessions lost, 0 failed requests, 0 first-try 5xx" ;;
+        scale_down_lost) echo "users of the removed replica move and lose their session; others kept" ;;
     esac
 }
 
-# lab_row STEP KIND STORE REPLICAS AFFINITY [EVENT]: deploys, probes,
-# optionally kills or restarts a replica once a quarter of the reads are
-# served (so every client is still running), judges.
+# lab_row STEP KIND STORE REPLICAS AFFINITY [EVENT [SOURCES USERS]]:
+# deploys, probes, and once a quarter of the reads are served (so every
+# client is still running) makes the event happen: kill or restart a
+# replica, rollout, or scale-N; then judges. SOURCES client addresses with
+# USERS users each (default LAB_SOURCES x LAB_CLIENTS_PER_SOURCE; 1 x 24 is
+# many users behind one NAT address).
 lab_row() {
     if [[ -n ${LAB_ONLY:-} && ",$LAB_ONLY," != *",$1,"* ]]; then return 0; fi
     local step=$1 kind=$2 store=$3 replicas=$4 affinity=$5 event=${6:-}
+    local LAB_SOURCES=${7:-$LAB_SOURCES} LAB_CLIENTS_PER_SOURCE=${8:-$LAB_CLIENTS_PER_SOURCE}
     local n=$LAB_N setup victim="" event_text="" start end problem="" total at
     setup=$(lab_call describe "$store" "$replicas" "$affinity")
+    (( LAB_SOURCES == 1 )) && setup+=", $LAB_CLIENTS_PER_SOURCE users from one address"
     LAB_ROW_DIR=$LAB_OUT/row-${step// /-}
     rm -rf "$LAB_ROW_DIR"
     mkdir -p "$LAB_ROW_DIR"
+    local cannot
+    cannot=$(_lab_cannot "$event" "$affinity")
+    if [[ -n $cannot ]]; then
+        lab_say "step $step: skipped on $LAB_TARGET: $cannot"
+        _lab_row_done "$(jq -cn --arg step "$step" --arg kind "$kind" --arg setup "$setup" \
+            --arg expected "$(lab_expected_text "$kind")" --arg why "$cannot" \
+            '{step: $step, kind: $kind, setup: $setup, expected: $expected, facts: null,
+              skipped: $why, pass: true, mismatches: []}')"
+        return 0
+    fi
     [[ -n $event ]] && n=$(( LAB_N * LAB_EVENT_FACTOR ))
+    # A rollout replaces every replica in turn: users must outlast it.
+    [[ $event == rollout ]] && n=$(( n * 3 ))
     LAB_ROW_N=$n
-    lab_say "step $step: $setup${event:+, $event one replica mid-run}"
+    lab_say "step $step: $setup${event:+, $event mid-run}"
     start=$(date +%s.%N)
     lab_call start "$store" "$replicas" "$affinity"
     lab_probes_start "$n" "lab-step-${step// /-}"
@@ -238,12 +338,29 @@ lab_row() {
         if ! lab_wait_served $(( total / 4 )); then
             problem="the run ended before a quarter of its reads; raise -n"
         else
-            victim=$(lab_call pick_victim)
             at=$(lab_call served)
-            echo "$(date +%s%3N) $event $victim" >>"$LAB_ROW_DIR/events.txt"
-            lab_call "$event" "$victim"
-            event_text="$event $victim after $at of $total reads"
+            case $event in
+                kill|restart)
+                    victim=$(lab_call pick_victim)
+                    lab_event_mark "$event $victim"
+                    lab_call "$event" "$victim"
+                    event_text="$event $victim after $at of $total reads" ;;
+                rollout)
+                    lab_event_mark "rollout"
+                    lab_call rollout
+                    event_text="rolling update of the $replicas replicas after $at of $total reads" ;;
+                scale-*)
+                    # Scaling down removes the replica with the most reads to
+                    # come (as a kill does): the row is about its users.
+                    (( ${event#scale-} < replicas )) && victim=$(lab_call pick_victim)
+                    lab_event_mark "scale to ${event#scale-}"
+                    lab_call scale "${event#scale-}" $victim
+                    event_text="scale $replicas to ${event#scale-}${victim:+ (removing $victim)} after $at of $total reads" ;;
+                *) sl_die "lab_row: unknown event '$event'" ;;
+            esac
+            lab_event_mark "done"
             lab_say "$event_text"
+            lab_probes_running || problem="the probes finished during the $event; raise -n"
         fi
     fi
     if [[ -z $problem ]]; then
@@ -266,16 +383,34 @@ lab_row() {
     else
         row=$(jq -cs --arg step "$step" --arg kind "$kind" --arg setup "$setup" \
             --arg event "$event_text" --arg victim "$victim" --arg n "$n" --arg secs "$secs" \
-            --arg expected "$(lab_expected_text "$kind")" "$LAB_JQ_VERDICT" \
-            "$LAB_ROW_DIR"/probe-*.json)
+            --arg expected "$(lab_expected_text "$kind")" --argjson marks "$(_lab_marks_json)" \
+            "$LAB_JQ_VERDICT" "$LAB_ROW_DIR"/probe-*.json)
     fi
-    echo "$row" >"$LAB_ROW_DIR/row.json"
-    LAB_ROWS_JSON+=("$row")
+    _lab_row_done "$row"
     if [[ $(jq -r .pass <<<"$row") == true ]]; then
         lab_say "step $step: as expected (${secs}s)"
     else
         lab_say "step $step: MISMATCH: $(jq -r '.mismatches | join("; ")' <<<"$row")"
     fi
+}
+
+_lab_row_done() {
+    echo "$1" >"$LAB_ROW_DIR/row.json"
+    LAB_ROWS_JSON+=("$1")
+}
+
+# Why this target cannot run a row with EVENT and AFFINITY (empty: it can):
+# the target's own lab_T_cannot, or a missing lab_T_rollout / lab_T_scale.
+_lab_cannot() {
+    local event=$1 affinity=$2 fn why=""
+    declare -F "lab_${LAB_TARGET}_cannot" >/dev/null && why=$(lab_call cannot "$event" "$affinity")
+    case $event in
+        rollout|scale-*)
+            fn=${event%%-*}
+            declare -F "lab_${LAB_TARGET}_$fn" >/dev/null ||
+                why=${why:-"the $LAB_TARGET target has no $fn (lab_${LAB_TARGET}_$fn)"} ;;
+    esac
+    echo "$why"
 }
 
 # Prints every row as a Markdown table.
@@ -308,7 +443,7 @@ lab_print_markdown() {
         + "\(.event // "-")"
         + (if .kind == "kill_memory" and .facts then "; sessions lost \($f.clients_session_lost), \($f.clients_on_victim) clients were on it" else "" end)
         + " | \(.expected) | "
-        + (if .pass then "ok" else "**MISMATCH**: " + (.mismatches | join("; ")) end) + " |")'
+        + (if .skipped then "skipped: " + .skipped elif .pass then "ok" else "**MISMATCH**: " + (.mismatches | join("; ")) end) + " |")'
 }
 
 lab_print_json() {

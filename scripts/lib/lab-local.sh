@@ -7,13 +7,16 @@
 # stack.sh and lab-common.sh.
 
 LAB_LOCAL_PORT="" LAB_LOCAL_BASE="" LAB_LOCAL_STORE="" LAB_LOCAL_REPLICAS=0
+LAB_LOCAL_LIVE=()   # app numbers nginx balances over, in order
+LAB_LOCAL_NEXT=1    # the number the next new replica gets
+LAB_LOCAL_PORTS=7   # app ports a row may use: 3 replicas, a rollout's 3 new ones, a scale-up's 4th
 
-# _lab_local_free_base: first BASE in 19001, 19011, ... with BASE..BASE+2 free.
+# _lab_local_free_base: first BASE in 19001, 19011, ... with LAB_LOCAL_PORTS free.
 _lab_local_free_base() {
     local b i busy
     for (( b = 19001; b < 19500; b += 10 )); do
         busy=0
-        for (( i = 0; i < 3; i++ )); do
+        for (( i = 0; i < LAB_LOCAL_PORTS; i++ )); do
             sl_port_busy $(( b + i )) && { busy=1; break; }
         done
         [[ $busy -eq 0 ]] && { echo "$b"; return 0; }
@@ -23,7 +26,7 @@ _lab_local_free_base() {
 
 lab_local_setup() {
     LAB_LOCAL_PORT=$(sl_free_port 18080 18179) || sl_die "no free port in 18080..18179 for nginx"
-    LAB_LOCAL_BASE=$(_lab_local_free_base) || sl_die "no three free app ports in 19001..19500"
+    LAB_LOCAL_BASE=$(_lab_local_free_base) || sl_die "no $LAB_LOCAL_PORTS free app ports in 19001..19500"
     STACK_LOGS=file STACK_APP_BASE_PORT=$LAB_LOCAL_BASE
     lab_say "local: nginx on 127.0.0.1:$LAB_LOCAL_PORT, apps from 127.0.0.1:$LAB_LOCAL_BASE"
 }
@@ -37,9 +40,13 @@ lab_local_describe() {
 }
 
 lab_local_start() {
+    local i
     LAB_LOCAL_STORE=$1 LAB_LOCAL_REPLICAS=$2
     start_stack "$1" "$2" "$3" "$LAB_LOCAL_PORT" 2>>"$LAB_LOG"
     LAB_URL=$STACK_URL
+    LAB_LOCAL_LIVE=()
+    for (( i = 1; i <= $2; i++ )); do LAB_LOCAL_LIVE+=("$i"); done
+    LAB_LOCAL_NEXT=$(( $2 + 1 ))
 }
 
 lab_local_stop() {
@@ -86,22 +93,54 @@ lab_local_kill() {
 }
 
 # Stops app I gracefully and starts it again with the environment stack.sh
-# gave it (same port, store, instance name); the new pid replaces the old
-# one in STACK_PIDS so stop_stack stops it.
+# gave it (same port, store, instance name).
 lab_local_restart() {
-    local i pid port e kept=() env app=${SESSIONLAB_APP:-$SL_ROOT/build/fcgi-app/sessionlab-app}
+    local i
     i=$(_lab_local_index "$1")
-    pid=$(_stack_pid "app-$i") || sl_die "no app-$i in the stack"
-    kill -TERM "$pid"
-    wait "$pid" 2>/dev/null || true
-    for e in "${STACK_PIDS[@]}"; do
-        [[ ${e%%=*} == "app-$i" ]] || kept+=("$e")
+    stack_app_stop "$i" TERM
+    stack_app_start "$i" 2>>"$LAB_LOG"
+}
+
+# A new replica joins: started, listening, then added to nginx (a reload).
+_lab_local_add() {
+    local i=$LAB_LOCAL_NEXT
+    (( i <= LAB_LOCAL_PORTS )) || sl_die "local: no app port left for a new replica (LAB_LOCAL_PORTS=$LAB_LOCAL_PORTS)"
+    LAB_LOCAL_NEXT=$(( i + 1 ))
+    stack_app_start "$i" 2>>"$LAB_LOG"
+    LAB_LOCAL_LIVE+=("$i")
+    stack_nginx_servers "${LAB_LOCAL_LIVE[@]}"
+    lab_event_mark "app-$i added"
+}
+
+# Replica I leaves: out of nginx first (a reload; old workers finish their
+# requests), then SIGTERM (the app's drain).
+_lab_local_remove() {
+    local i=$1 e live=()
+    for e in "${LAB_LOCAL_LIVE[@]}"; do [[ $e -eq $i ]] || live+=("$e"); done
+    LAB_LOCAL_LIVE=("${live[@]}")
+    stack_nginx_servers "${LAB_LOCAL_LIVE[@]}"
+    lab_event_mark "app-$i removed"
+    stack_app_stop "$i" TERM
+}
+
+# Scale to N replicas: new ones join, or the named ones (then the last
+# ones) leave.
+lab_local_scale() {
+    local want=$1 name
+    shift
+    while (( ${#LAB_LOCAL_LIVE[@]} < want )); do _lab_local_add; done
+    for name in "$@"; do
+        (( ${#LAB_LOCAL_LIVE[@]} > want )) && _lab_local_remove "$(_lab_local_index "$name")"
     done
-    STACK_PIDS=("${kept[@]}")
-    port=$(( LAB_LOCAL_BASE + i - 1 ))
-    env=(SESSIONLAB_LISTEN="127.0.0.1:$port" SESSIONLAB_STORE="$LAB_LOCAL_STORE")
-    [[ $LAB_LOCAL_STORE == redis ]] && env+=(SESSIONLAB_REDIS_URL="redis://127.0.0.1:$STACK_REDIS_PORT/0")
-    (( LAB_LOCAL_REPLICAS > 1 )) && env+=(SESSIONLAB_INSTANCE="app-$i")
-    _stack_spawn "app-$i" env "${env[@]}" "$app"
-    sl_wait_port "$port" "$(_stack_pid "app-$i")" 10 || sl_die "app-$i did not come back on 127.0.0.1:$port"
+    while (( ${#LAB_LOCAL_LIVE[@]} > want )); do _lab_local_remove "${LAB_LOCAL_LIVE[-1]}"; done
+}
+
+# A Deployment's rolling update with maxSurge 1, maxUnavailable 0: per old
+# replica, a new one joins (ready: listening) before the old one leaves.
+lab_local_rollout() {
+    local old=("${LAB_LOCAL_LIVE[@]}") i
+    for i in "${old[@]}"; do
+        _lab_local_add
+        _lab_local_remove "$i"
+    done
 }

@@ -5,12 +5,20 @@
 #   start_stack STORE REPLICAS AFFINITY PORT
 #       sets STACK_RUNDIR, STACK_URL, STACK_PIDS (name=pid ...), STACK_REDIS_PORT
 #   stop_stack      stops what start_stack started, by pid; removes STACK_RUNDIR
+#   stack_app_start I   starts app-I (port STACK_APP_BASE_PORT + I - 1) with
+#                       the stack's store; waits until it listens
+#   stack_app_stop I [SIGNAL]   stops app-I (TERM: its drain; KILL: a crash)
+#   stack_nginx_servers I...    points nginx at app-I... (re-rendered, then
+#                       SIGHUP: new workers take new connections, old ones
+#                       finish theirs, as `nginx -s reload`); waits for the
+#                       new workers
 #
 # Knobs: SESSIONLAB_APP (binary), STACK_APP_BASE_PORT (9001), STACK_LOGS
 # (inherit | file: logs under STACK_RUNDIR/*.log).
 
 STACK_RUNDIR="" STACK_URL="" STACK_REDIS_PORT=""
 STACK_PIDS=()
+STACK_STORE="" STACK_AFFINITY="" STACK_PORT="" STACK_NAMED=0
 
 _stack_spawn() { # NAME CMD...: starts CMD in the background, records its pid
     local name=$1; shift
@@ -38,7 +46,7 @@ _stack_pid() { # NAME -> pid
 start_stack() {
     local store=$1 replicas=$2 affinity=$3 port=$4
     local app=${SESSIONLAB_APP:-$SL_ROOT/build/fcgi-app/sessionlab-app}
-    local base=${STACK_APP_BASE_PORT:-9001} i p name servers=()
+    local base=${STACK_APP_BASE_PORT:-9001} i servers=()
 
     [[ -x $app ]] || sl_die "app binary not found: $app (build first)"
     sl_port_busy "$port" && sl_die "port $port is already in use (try --port)"
@@ -49,32 +57,25 @@ start_stack() {
     STACK_RUNDIR=$(mktemp -d "${TMPDIR:-/tmp}/sessionlab.XXXXXX")
     sl_say "runtime dir $STACK_RUNDIR"
 
-    local redis_url=""
     if [[ $store == redis ]]; then
         STACK_REDIS_PORT=$(sl_free_port 6380 6480) || sl_die "no free port for redis in 6380..6480"
         sl_say "starting redis-server on 127.0.0.1:$STACK_REDIS_PORT"
         _stack_spawn redis redis-server --bind 127.0.0.1 --port "$STACK_REDIS_PORT" \
             --save '' --appendonly no --dir "$STACK_RUNDIR" --daemonize no
         sl_wait_port "$STACK_REDIS_PORT" "$(_stack_pid redis)" 10 || sl_die "redis-server did not start"
-        redis_url=redis://127.0.0.1:$STACK_REDIS_PORT/0
     fi
 
-    for (( i = 0; i < replicas; i++ )); do
-        p=$(( base + i )) name=app-$(( i + 1 ))
-        sl_say "starting $name ($store store) on 127.0.0.1:$p"
-        local env=(SESSIONLAB_LISTEN="127.0.0.1:$p" SESSIONLAB_STORE="$store")
-        [[ -n $redis_url ]] && env+=(SESSIONLAB_REDIS_URL="$redis_url")
-        (( replicas > 1 )) && env+=(SESSIONLAB_INSTANCE="$name")
-        _stack_spawn "$name" env "${env[@]}" "$app"
-        servers+=(--server "127.0.0.1:$p")
+    STACK_STORE=$store STACK_AFFINITY=$affinity STACK_PORT=$port STACK_NAMED=0
+    (( replicas > 1 )) && STACK_NAMED=1
+    for (( i = 1; i <= replicas; i++ )); do
+        _stack_app_spawn "$i"
     done
-    for (( i = 0; i < replicas; i++ )); do
-        name=app-$(( i + 1 ))
-        sl_wait_port $(( base + i )) "$(_stack_pid "$name")" 10 || sl_die "$name did not start listening on 127.0.0.1:$(( base + i ))"
+    for (( i = 1; i <= replicas; i++ )); do
+        _stack_app_wait "$i"
+        servers+=("$i")
     done
 
-    "$SL_ROOT/scripts/lib/render-nginx-conf" "$STACK_RUNDIR/nginx" --role lb \
-        --port "$port" --affinity "$affinity" "${servers[@]}"
+    _stack_nginx_render "${servers[@]}"
     sl_say "starting nginx on 127.0.0.1:$port (affinity $affinity)"
     _stack_spawn nginx nginx -p "$STACK_RUNDIR/nginx/" -c "$STACK_RUNDIR/nginx/conf/nginx.conf" \
         -e stderr -g 'daemon off;'
@@ -87,6 +88,63 @@ start_stack() {
         sleep 0.1
     done
     [[ $ok -eq 1 ]] || sl_die "${STACK_URL}healthz did not answer 200"
+}
+
+_stack_app_port() { echo $(( ${STACK_APP_BASE_PORT:-9001} + $1 - 1 )); }
+
+# app-I in the background, with the stack's store (names only with several).
+_stack_app_spawn() {
+    local i=$1 p name=app-$1 app=${SESSIONLAB_APP:-$SL_ROOT/build/fcgi-app/sessionlab-app}
+    p=$(_stack_app_port "$i")
+    sl_say "starting $name ($STACK_STORE store) on 127.0.0.1:$p"
+    local env=(SESSIONLAB_LISTEN="127.0.0.1:$p" SESSIONLAB_STORE="$STACK_STORE")
+    [[ $STACK_STORE == redis ]] && env+=(SESSIONLAB_REDIS_URL="redis://127.0.0.1:$STACK_REDIS_PORT/0")
+    (( STACK_NAMED )) && env+=(SESSIONLAB_INSTANCE="$name")
+    _stack_spawn "$name" env "${env[@]}" "$app"
+}
+
+_stack_app_wait() {
+    local p
+    p=$(_stack_app_port "$1")
+    sl_wait_port "$p" "$(_stack_pid "app-$1")" 10 || sl_die "app-$1 did not start listening on 127.0.0.1:$p"
+}
+
+stack_app_start() {
+    _stack_app_spawn "$1"
+    _stack_app_wait "$1"
+}
+
+stack_app_stop() {
+    local i=$1 sig=${2:-TERM} pid e kept=()
+    pid=$(_stack_pid "app-$i") || sl_die "no app-$i in the stack"
+    kill "-$sig" "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for e in "${STACK_PIDS[@]}"; do
+        [[ ${e%%=*} == "app-$i" ]] || kept+=("$e")
+    done
+    STACK_PIDS=("${kept[@]}")
+}
+
+# Renders nginx's prefix for app-I... (the main file only changes).
+_stack_nginx_render() {
+    local i servers=()
+    for i in "$@"; do servers+=(--server "127.0.0.1:$(_stack_app_port "$i")"); done
+    "$SL_ROOT/scripts/lib/render-nginx-conf" "$STACK_RUNDIR/nginx" --role lb \
+        --port "$STACK_PORT" --affinity "$STACK_AFFINITY" "${servers[@]}"
+}
+
+stack_nginx_servers() {
+    local master old new i
+    master=$(_stack_pid nginx) || sl_die "no nginx in the stack"
+    old=$(pgrep -P "$master" | sort)
+    _stack_nginx_render "$@"
+    kill -HUP "$master"
+    for (( i = 0; i < 100; i++ )); do
+        new=$(pgrep -P "$master" | sort | comm -13 <(echo "$old") -)
+        [[ -n $new ]] && return 0
+        sleep 0.05
+    done
+    sl_die "nginx did not start new workers after SIGHUP"
 }
 
 stop_stack() {

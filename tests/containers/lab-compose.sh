@@ -242,3 +242,15 @@ lab_compose_restart() {
     after=$(ct_docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id")
     [[ $after == "$before" ]] || sl_die "compose: $1 came back on $after, not $before; the lb still sends to $before"
 }
+
+# Rows compose cannot express: the lb resolves `app` to the replicas'
+# addresses once, when it starts, and docker-compose has no rolling update
+# (`up --scale` recreates or adds containers the lb would not see without a
+# restart, which drops its connections): so no rollout and no scaling under
+# load. Every other row runs.
+lab_compose_cannot() {
+    case $1 in
+        rollout) echo "compose has no rolling update, and its lb resolves the app replicas only at start" ;;
+        scale-*) echo "the lb resolves the app replicas only at start: a scaled replica would need an lb restart" ;;
+    esac
+}
