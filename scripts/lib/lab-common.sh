@@ -106,6 +106,7 @@ lab_nginx_how() {
         none) echo "nginx round robin" ;;
         client-ip) echo "nginx client-ip affinity (hash \$remote_addr)" ;;
         cookie) echo "nginx cookie affinity (SLROUTE)" ;;
+        cookie-persistent) echo "nginx persistent cookie affinity (SLROUTE names the replica)" ;;
     esac
 }
 
