@@ -183,12 +183,14 @@ lab_netns_overlay() {
 
 # _netns_plan OVERLAY: renders it once per run; prints the plan's path.
 _netns_plan() {
-    local o=$1 f=$LAB_NETNS_RUN/plan-$1.json
+    local o=$1 f key
+    key=$(printf '%s' "$LAB_K8S_DIR" | cksum | cut -d' ' -f1)   # one cache per manifest tree
+    f=$LAB_NETNS_RUN/plan-$key-$1.json
     if [[ ! -s $f ]]; then
         [[ -d $LAB_K8S_DIR/overlays/$o ]] || sl_die "no overlay $LAB_K8S_DIR/overlays/$o"
-        kubectl kustomize "$LAB_K8S_DIR/overlays/$o" >"$LAB_NETNS_RUN/rendered-$o.yaml" \
+        kubectl kustomize "$LAB_K8S_DIR/overlays/$o" >"$LAB_NETNS_RUN/rendered-$key-$o.yaml" \
             || sl_die "kubectl kustomize $LAB_K8S_DIR/overlays/$o failed"
-        "$LAB_NETNS_PODS_PY" plan "$LAB_NETNS_RUN/rendered-$o.yaml" >"$f.tmp" \
+        "$LAB_NETNS_PODS_PY" plan "$LAB_NETNS_RUN/rendered-$key-$o.yaml" >"$f.tmp" \
             || sl_die "cannot run overlay $o on the netns target (see above)"
         mv "$f.tmp" "$f"
     fi
@@ -267,16 +269,24 @@ _netns_redis_ensure() {
     [[ $a == "$LAB_NETNS_REDIS_ARGV" ]] && return 0
     if [[ -s $LAB_NETNS_RUN/redis.pid ]]; then
         kill -TERM "$(cat "$LAB_NETNS_RUN/redis.pid")" 2>/dev/null || true
-        for (( i = 0; i < 50; i++ )); do
-            kill -0 "$(cat "$LAB_NETNS_RUN/redis.pid")" 2>/dev/null || break
+        for (( i = 0; i < 100; i++ )); do
+            if ! _netns_alive "$(cat "$LAB_NETNS_RUN/redis.pid")" &&
+                ! _netns "$LAB_NETNS_NODE" bash -c "exec 3<>/dev/tcp/$LAB_NETNS_POD_GW/$port" 2>/dev/null; then
+                break
+            fi
             sleep 0.1
         done
+        _netns_alive "$(cat "$LAB_NETNS_RUN/redis.pid")" && sl_die "the old redis-server does not stop"
+        wait "$(cat "$LAB_NETNS_RUN/redis.pid")" 2>/dev/null || true
     fi
     lab_say "netns: redis-server on $LAB_NETNS_POD_GW:$port in the node namespace (the Service $(_plan .redis.service))"
-    _netns "$LAB_NETNS_NODE" "${argv[@]}" >>"$LAB_NETNS_RUN/redis.log" 2>&1 &
+    # ip itself, not the _netns function: $! is then the process (a function
+    # in the background is a subshell with the process as its child).
+    ip netns exec "$LAB_NETNS_NODE" "${argv[@]}" >>"$LAB_NETNS_RUN/redis.log" 2>&1 &
     echo $! >"$LAB_NETNS_RUN/redis.pid"
     LAB_NETNS_REDIS_ARGV=$a
     for (( i = 0; i < 100; i++ )); do
+        _netns_alive "$(cat "$LAB_NETNS_RUN/redis.pid")" || break
         _netns "$LAB_NETNS_NODE" bash -c "exec 3<>/dev/tcp/$LAB_NETNS_POD_GW/$port" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -341,7 +351,7 @@ _netns_container_start() {
     esac
     log=$LAB_ROW_DIR/pod-$slot.$cname.log
     echo "$(date +%T.%N) $name: start $cname: ${argv[*]}" >>"$log"
-    _netns "$ns" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    ip netns exec "$ns" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOSTNAME="$name" "${env[@]}" "${argv[@]}" >>"$log" 2>&1 &
     echo $! >"$dir/c.$cname.pid"
 }
@@ -449,6 +459,10 @@ _netns_pods_start() {
         pids+=("$!")
     done
     for slot in "$@"; do
+        # Polled, then reaped: a signal that interrupts `wait` runs the
+        # caller's trap in the middle of bash's parse of this function
+        # (bash 5.2: "unexpected EOF while looking for matching `)'").
+        while kill -0 "${pids[i]}" 2>/dev/null; do sleep 0.05; done
         set +e
         wait "${pids[i]}"
         rc=$?
@@ -485,14 +499,14 @@ _netns_container_stop() {
     if [[ $(_plan ".containers[$k].preStop != null") == true ]]; then
         mapfile -t hook < <(_plan ".containers[$k].preStop.exec[]")
         mapfile -d '' -t env <"$LAB_NETNS_RUN/pod$slot/env.$c"
-        left=$(awk -v d="$deadline" -v n="$(_netns_now)" 'BEGIN { l = d - n; printf "%.3f", l > 0 ? l : 0.001 }')
+        left=$(awk -v d="$deadline" -v n="$(_netns_now)" 'BEGIN { l = d - n; printf "%.3f", (l > 0 ? l : 0.001) }')
         _netns_tlog "$t0" "$c: preStop ${hook[*]}" "$log"
         _netns "${LAB_NETNS_PODS[slot-1]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${env[@]}" \
             timeout "$left" "${hook[@]}" >/dev/null 2>&1 || true
     fi
     _netns_tlog "$t0" "$c: SIG$sig" "$log"
-    _netns_signal_tree "$sig" "$pid"
-    until=$(awk -v d="$deadline" -v n="$(_netns_now)" 'BEGIN { print (d - n < 2 ? n + 2 : d) }')
+    kill "-$sig" "$pid" 2>/dev/null || true   # to the container's process 1, as the runtime does
+    until=$(awk -v d="$deadline" -v n="$(_netns_now)" 'BEGIN { printf "%.3f", (d - n < 2 ? n + 2 : d) }')
     while _netns_alive "$pid"; do
         if awk -v u="$until" -v n="$(_netns_now)" 'BEGIN { exit !(n >= u) }'; then
             _netns_tlog "$t0" "$c: SIGKILL (grace period over)" "$log"
@@ -854,6 +868,8 @@ lab_netns_restart() {
     k=$(jq -r '.containers | map(.imageKind) | index("app")' "$LAB_NETNS_PLAN")
     pid=$(_netns_cpid "$i" "$(_plan ".containers[$k].name")")
     kill "-$(_plan ".containers[$k].stopSignal")" "$pid"
+    for (( n = 0; n < 400 && $(_netns_alive "$pid" && echo 1 || echo 0); n++ )); do sleep 0.05; done
+    _netns_alive "$pid" && sl_die "pod-$i: the app did not stop within 20 s"
     wait "$pid" 2>/dev/null || true
     _netns_container_start "$i" "$k"
     for (( n = 0; n < 100; n++ )); do
