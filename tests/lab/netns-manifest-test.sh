@@ -25,14 +25,16 @@ mkdir -p "$out"
 
 fresh() { rm -rf "$tmp/k8s"; cp -r "$root/k8s" "$tmp/k8s"; }
 
-# add_patch OVERLAY KIND JSONPATCH_YAML: appends a patch to the overlay's
-# kustomization (kept valid YAML: one `patches:` list).
+# add_patch OVERLAY KIND[/NAME] JSONPATCH_YAML: appends a patch to the
+# overlay's kustomization (kept valid YAML: one `patches:` list).
 add_patch() {
     python3 - "$tmp/k8s/overlays/$1/kustomization.yaml" "$2" "$3" <<'PY'
 import sys, yaml
 path, kind, patch = sys.argv[1:]
 k = yaml.safe_load(open(path))
-k.setdefault("patches", []).append({"target": {"kind": kind}, "patch": patch})
+kind, _, name = kind.partition("/")
+target = {"kind": kind, **({"name": name} if name else {})}
+k.setdefault("patches", []).append({"target": target, "patch": patch})
 yaml.safe_dump(k, open(path, "w"), sort_keys=False)
 PY
 }
@@ -56,14 +58,28 @@ expect "unbroken copy: row 5 passes" true "$(row_pass unbroken 5)"
 fresh
 add_patch step3-memory-x3-clientip Service '[{"op": "remove", "path": "/spec/sessionAffinity"}, {"op": "remove", "path": "/spec/sessionAffinityConfig"}]'
 expect "no-affinity copy: rendered without sessionAffinity" 0 \
-    "$(kubectl kustomize "$tmp/k8s/overlays/step3-memory-x3-clientip" | grep -c sessionAffinity || true)"
+    "$(kubectl kustomize "$tmp/k8s/overlays/step3-memory-x3-clientip" | grep -c '^  sessionAffinity' || true)"
 lab no-affinity "3 client-ip"
 expect "no-affinity copy: the lab fails" 1 "$rc"
 expect "no-affinity copy: row 3 client-ip fails" false "$(row_pass no-affinity "3 client-ip")"
 echo "     why: $(row_why no-affinity "3 client-ip")"
 
 fresh
-grep -rlZ 'name: SESSIONLAB_STORE' "$tmp/k8s" | xargs -0 perl -0pi -e 's/name: SESSIONLAB_STORE(\s+value: redis)/name: SESSIONLAB_STOR$1/g'
+# The path of the app container's SESSIONLAB_STORE entry in the rendered
+# Deployment, whichever list the app is in.
+store_path=$(kubectl kustomize "$tmp/k8s/overlays/step5-redis-x3" | python3 -c '
+import sys, yaml
+for d in yaml.safe_load_all(sys.stdin):
+    if d and d["kind"] == "Deployment":
+        ps = d["spec"]["template"]["spec"]
+        for lst in ("initContainers", "containers"):
+            for i, c in enumerate(ps.get(lst, [])):
+                for j, e in enumerate(c.get("env", [])):
+                    if e["name"] == "SESSIONLAB_STORE":
+                        print("%s %s /spec/template/spec/%s/%d/env/%d/name" % (d["metadata"]["name"], lst, lst, i, j))')
+read -r store_deploy _ store_path <<<"$store_path"
+add_patch step5-redis-x3 "Deployment/$store_deploy" "[{\"op\": \"replace\", \"path\": \"$store_path\", \"value\": \"SESSIONLAB_STOR\"}]"
+echo "     patched Deployment $store_deploy: $store_path = SESSIONLAB_STOR"
 expect "wrong-env copy: step 5 renders SESSIONLAB_STOR" 1 \
     "$(kubectl kustomize "$tmp/k8s/overlays/step5-redis-x3" | grep -c 'name: SESSIONLAB_STOR$' || true)"
 lab wrong-env 5
