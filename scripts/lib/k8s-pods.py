@@ -35,9 +35,17 @@ HONOURED
   initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold,
   successThreshold), volumeMounts of a ConfigMap volume at the nginx image's
   config directory (/etc/sessionlab/nginx-conf).
+  How they act: a startupProbe gates the next container's start; readiness
+  probes gate the pod's endpoint (the first probe once the port listens,
+  then every periodSeconds until successThreshold; later failures of a
+  running pod are not probed); an exited container stops the lab (the
+  kubelet would restart it) except the app restart the lab row asks for.
   The stop signal of a container is its image's STOPSIGNAL, read from
   docker/<app|nginx>.Dockerfile (what the runtime sends; SIGTERM without one).
-  Service selecting that Deployment's pods: name, type, ports[0] port,
+  Service selecting that Deployment's pods (type NodePort: the
+  KUBE-NODEPORTS rules are written and checked once; the lab's clients use
+  the ClusterIP, whose source addresses ClientIP affinity keys on): name,
+  type, ports[0] port,
   targetPort (number or container port name), nodePort, protocol,
   sessionAffinity, sessionAffinityConfig.clientIP.timeoutSeconds (default
   10800).
@@ -52,7 +60,10 @@ HONOURED
 IGNORED (reported under "ignored" in the plan when present)
   resources (no cgroups), securityContext and pod securityContext,
   livenessProbe (nothing restarts a container but the lab's own events),
-  imagePullPolicy, image tags, automountServiceAccountToken,
+  imagePullPolicy, image tags, automountServiceAccountToken, ports after
+  the Service's first, terminating endpoints' serving condition (a deleted
+  pod's endpoint is removed at once, as kube-proxy does for terminating
+  endpoints while ready ones exist),
   enableServiceLinks (no service-link env either way), emptyDir volumes
   (a fresh directory per pod), revisionHistoryLimit, minReadySeconds and
   progressDeadlineSeconds (0 / none), NetworkPolicy (no policy engine: only
