@@ -177,7 +177,15 @@ lab_netns_overlay() {
         memory/3/cookie) echo ingress-cookie ;;
         redis/1/none) echo step4-redis ;;
         redis/3/none) echo step5-redis-x3 ;;
-        *) sl_die "no overlay for a row with store $1, $2 replicas, affinity $3" ;;
+        *) return 1 ;;
+    esac
+}
+
+# lab_netns_cannot EVENT AFFINITY: why a row cannot run here (no overlay
+# for its setup); empty when it can.
+lab_netns_cannot() {
+    case $2 in
+        cookie-persistent) echo "no overlay runs nginx-conf's cookie-persistent affinity (ingress-cookie is ingress-nginx's cookie)" ;;
     esac
 }
 
@@ -241,7 +249,7 @@ lab_netns_teardown() {
 
 lab_netns_describe() {
     local o plan how
-    o=$(lab_netns_overlay "$@")
+    o=$(lab_netns_overlay "$@") || { echo "$1 x$2, $3 (no overlay)"; return 0; }
     plan=$(_netns_plan "$o")
     how=$(jq -r '.service | "Service \(.type) \(.port)"
         + (if .sessionAffinity == "ClientIP" then ", sessionAffinity ClientIP \(.timeoutSeconds)s" else ", statistic random" end)' "$plan")
@@ -648,6 +656,14 @@ _netns_service_write() {
     _netns "$LAB_NETNS_NODE" iptables-restore <"$LAB_ROW_DIR/nat-rules.txt"
 }
 
+# The ingress follows the endpoints (ingress-nginx updates its upstream
+# list from the EndpointSlices): a new config and a reload (SIGHUP).
+_netns_ingress_sync() {
+    [[ -s $LAB_NETNS_RUN/ingress.pid ]] || return 0
+    _netns_ingress_start
+    kill -HUP "$(cat "$LAB_NETNS_RUN/ingress.pid")"
+}
+
 # Drops endpoint I from the Service the way a kube-proxy resync does.
 _netns_endpoint_remove() {
     local i=$1 ep live=() svc sep
@@ -666,6 +682,7 @@ _netns_endpoint_remove() {
         echo "COMMIT"
     } >"$LAB_ROW_DIR/nat-resync.txt"
     _netns "$LAB_NETNS_NODE" iptables-restore --noflush <"$LAB_ROW_DIR/nat-resync.txt"
+    _netns_ingress_sync
 }
 
 # Adds endpoint I (a pod that became ready) the same way.
@@ -683,6 +700,7 @@ _netns_endpoint_add() {
         echo "COMMIT"
     } >"$LAB_ROW_DIR/nat-resync.txt"
     _netns "$LAB_NETNS_NODE" iptables-restore --noflush <"$LAB_ROW_DIR/nat-resync.txt"
+    _netns_ingress_sync
 }
 
 # The ingress-nginx stand-in: nginx-conf's main, http, affinity and upstream
@@ -720,8 +738,10 @@ _netns_ingress_start() {
         echo "    }"
         echo "}"
     } >"$dir/conf/ingress.conf"
-    _netns "$LAB_NETNS_INGRESS" nginx -p "$dir/" -c "$dir/conf/ingress.conf" -e stderr -g 'daemon off;' \
+    [[ -s $LAB_NETNS_RUN/ingress.pid ]] && return 0   # running: the new config was written
+    ip netns exec "$LAB_NETNS_INGRESS" nginx -p "$dir/" -c "$dir/conf/ingress.conf" -e stderr -g 'daemon off;' \
         >>"$LAB_ROW_DIR/ingress.nginx.log" 2>&1 &
+    echo $! >"$LAB_NETNS_RUN/ingress.pid"
     for (( i = 0; i < 100; i++ )); do
         _netns "$LAB_NETNS_NODE" curl -fsS -o /dev/null --max-time 1 \
             "http://$LAB_NETNS_INGRESS_IP:$LAB_NETNS_INGRESS_PORT/healthz" 2>/dev/null && return 0
@@ -777,7 +797,9 @@ lab_netns_plan_load() {
 
 lab_netns_start() {
     local i slots=()
-    lab_netns_plan_load "${LAB_NETNS_OVERLAY_FORCE:-$(lab_netns_overlay "$@")}"
+    local o=${LAB_NETNS_OVERLAY_FORCE:-}
+    [[ -n $o ]] || o=$(lab_netns_overlay "$@") || sl_die "no overlay for a row with store $1, $2 replicas, affinity $3"
+    lab_netns_plan_load "$o"
     _netns_redis_ensure
     LAB_NETNS_LIVE=()
     for (( i = 1; i <= LAB_NETNS_REPLICAS; i++ )); do slots+=("$i"); done
@@ -801,6 +823,7 @@ lab_netns_start() {
 lab_netns_stop() {
     local i
     _netns_stop_ns "$LAB_NETNS_INGRESS"
+    rm -f "$LAB_NETNS_RUN/ingress.pid"
     for (( i = 1; i <= LAB_NETNS_SLOTS; i++ )); do
         _netns_stop_ns "${LAB_NETNS_PODS[i-1]}"
     done
@@ -920,6 +943,7 @@ lab_netns_rollout() {
                 _netns_endpoint_add "$slot"
                 ready+=("$slot")
                 _netns_tlog "$t0" "pod-$slot ($(_netns_pod_name "$slot")): ready, endpoint added" "$LAB_ROW_DIR/rollout.log"
+                lab_event_mark "$(_netns_pod_name "$slot") added"
                 lab_say "rollout: pod-$slot ready and in the Service"
             elif ! kill -0 "${starting[$slot]}" 2>/dev/null; then
                 sl_die "rollout: pod-$slot did not start (see $LAB_ROW_DIR/rollout.log)"
@@ -932,6 +956,7 @@ lab_netns_rollout() {
             terminating[$victim]=1
             _netns_tlog "$t0" "pod-$victim ($(_netns_pod_name "$victim")): deleted (old)" "$LAB_ROW_DIR/rollout.log"
             lab_say "rollout: deleting pod-$victim"
+            lab_event_mark "$(_netns_pod_name "$victim") removed"
             _netns_pod_terminate "$victim"
         done
         for slot in "${!terminating[@]}"; do
@@ -944,4 +969,42 @@ lab_netns_rollout() {
     done
     _netns_reap
     _netns_tlog "$t0" "rollout done: pods ${ready[*]}" "$LAB_ROW_DIR/rollout.log"
+}
+
+# lab_netns_scale N [NAME...]: the Deployment scaled to N under load. Up:
+# new pods in free slots, each joining the Service once ready. Down: the
+# named pods (then the newest) deleted with the kubelet's stop sequence
+# (the ReplicaSet picks which; the lab names the one whose users it
+# watches); returns at once, the pods stop in the background.
+lab_netns_scale() {
+    local want=$1 name slot i busy
+    shift
+    while (( ${#LAB_NETNS_LIVE[@]} < want )); do
+        slot=""
+        for (( i = 1; i <= LAB_NETNS_SLOTS; i++ )); do
+            busy=0
+            [[ " ${LAB_NETNS_LIVE[*]} " == *" $i "* ]] && busy=1
+            [[ -e $LAB_NETNS_RUN/pod$i/name && ! -e $LAB_NETNS_RUN/pod$i/gone && $busy -eq 0 ]] &&
+                _netns_alive "$(cat "$LAB_NETNS_RUN/pod$i"/c.*.pid 2>/dev/null | head -1)" && busy=1
+            [[ $busy -eq 0 ]] && { slot=$i; break; }
+        done
+        [[ -n $slot ]] || sl_die "scale: no free pod slot (the netns target has $LAB_NETNS_SLOTS)"
+        _netns_pods_start "$slot"
+        _netns_endpoint_add "$slot"
+        lab_event_mark "$(_netns_pod_name "$slot") added"
+    done
+    for name in "$@"; do
+        (( ${#LAB_NETNS_LIVE[@]} > want )) || break
+        slot=$(_netns_slot_of "$name")
+        lab_event_mark "$name removed"
+        _netns_pod_terminate "$slot"
+    done
+    while (( ${#LAB_NETNS_LIVE[@]} > want )); do
+        slot=${LAB_NETNS_LIVE[-1]}
+        lab_event_mark "$(_netns_pod_name "$slot") removed"
+        _netns_pod_terminate "$slot"
+    done
+    # As `kubectl scale` returns: the deleted pods finish their stop
+    # sequence in the background (their slots stay taken until gone).
+    _netns_reap
 }
