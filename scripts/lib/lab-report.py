@@ -90,6 +90,42 @@ def scale(v, lo, hi, a, b):
     return a if hi <= lo else a + (v - lo) * (b - a) / (hi - lo)
 
 
+MAX_POINTS = 300  # per user: a longer trace is thinned (charts stay small)
+
+
+def thin(trace):
+    """The points worth drawing: every change of replica and every fall of
+    the count (with the point before it) are kept; in between, one in k."""
+    if len(trace) <= MAX_POINTS:
+        return trace
+    k = -(-len(trace) // MAX_POINTS)
+    keep = set()
+    for i, p in enumerate(trace):
+        if i % k == 0 or i == len(trace) - 1:
+            keep.add(i)
+        elif p[2] != trace[i - 1][2] or p[1] <= trace[i - 1][1]:
+            keep.update((i - 1, i))
+    return [trace[i] for i in sorted(keep)]
+
+
+def dense_paths(hosts, trace, colours, xs, ys):
+    """A user whose replica changes on almost every request (round robin):
+    one grey line through the thinned points and a dot per point in the
+    colour of its replica, a red cross where the count fell."""
+    k = -(-len(trace) // MAX_POINTS)
+    pts = [p for i, p in enumerate(trace) if i % k == 0 or i == len(trace) - 1]
+    out = ['<polyline points="' + " ".join(f"{xs(p[0]):.0f},{ys(p[1]):.0f}" for p in pts)
+           + '" fill="none" stroke="#bbb" stroke-width="1"/>']
+    for p in pts:
+        host = hosts[p[2]] if 0 <= p[2] < len(hosts) else "?"
+        out.append(f'<circle cx="{xs(p[0]):.0f}" cy="{ys(p[1]):.0f}" r="1.6" fill="{colours.get(host, "#000")}"/>')
+    for prev, p in zip(trace, trace[1:]):
+        if p[1] <= prev[1]:
+            x, y = xs(p[0]), ys(p[1])
+            out.append(f'<path d="M{x-3:.1f},{y-3:.1f}l6,6m0,-6l-6,6" stroke="#d62728" stroke-width="1.4"/>')
+    return out
+
+
 def user_paths(hosts, trace, colours, xs, ys):
     """SVG for one user: a polyline per run of answers from one replica, and
     a red cross where the access count did not rise."""
@@ -122,7 +158,8 @@ def user_paths(hosts, trace, colours, xs, ys):
 def event_lines(events, users, xs):
     """A dashed line per event at the median request number users were at."""
     out = []
-    for t, label in events:
+    events = [e for e in events if e[1] != "done"]  # the end mark is for the verdict
+    for i, (t, label) in enumerate(events):
         at = []
         for _, trace, _ in users:
             later = [p[0] for p in trace if p[3] >= t]
@@ -133,7 +170,7 @@ def event_lines(events, users, xs):
         at.sort()
         x = xs(at[len(at) // 2])
         out.append(f'<line x1="{x:.1f}" y1="{MT}" x2="{x:.1f}" y2="{H - MB}" stroke="#444" '
-                   f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{MT + 10}" class="ev">{esc(label)}</text>')
+                   f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{MT + 10 + 11 * (i % 6)}" class="ev">{esc(label)}</text>')
     return out
 
 
@@ -161,7 +198,11 @@ def chart(users, events):
     colours = host_colours(users)
     body = axes(nmax, cmax)
     for hosts, trace, _ in users:
-        body += user_paths(hosts, trace, colours, xs, ys)
+        changes = sum(1 for a, b in zip(trace, trace[1:]) if a[2] != b[2])
+        if changes > MAX_POINTS // 2:
+            body += dense_paths(hosts, trace, colours, xs, ys)
+        else:
+            body += user_paths(hosts, thin(trace), colours, xs, ys)
     body += event_lines(events, users, xs)
     legend = " ".join(f'<span class="key" style="background:{c}"></span>{esc(h)}' for h, c in colours.items())
     return (f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
