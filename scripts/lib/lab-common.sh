@@ -251,6 +251,9 @@ LAB_JQ_VERDICT='
       [ if ($f.moved_share // 0) < 0.05 or ($f.moved_share // 0) > 0.5 then "moved share \($f.moved_share), expected about 1/4" else empty end,
         if ($moved_all_lost | not) then "\($f.clients_moved - $f.moved_lost) moved users kept their session" else empty end,
         if $f.unmoved_lost != 0 then "\($f.unmoved_lost) users lost their session without moving" else empty end ]
+    elif $kind == "scale_moved_lost" then
+      [ if ($moved_all_lost | not) then "\($f.clients_moved - $f.moved_lost) moved users kept their session" else empty end,
+        if $f.unmoved_lost != 0 then "\($f.unmoved_lost) users lost their session without moving" else empty end ]
     elif $kind == "scale_stays" then
       [ if $f.clients_moved != 0 then "\($f.clients_moved) of \($f.clients_at_event) users moved" else empty end,
         if $f.clients_session_lost != 0 then "\($f.clients_session_lost) sessions lost" else empty end ]
@@ -295,6 +298,7 @@ lab_expected_text() {
         rollout_kept) echo "everyone moved, 0 sessions lost, 0 failed requests, 0 first-try 5xx" ;;
         scale_moves) echo "about 1/4 of users move to the new replica and lose their session" ;;
         scale_stays) echo "no user moves, no session lost" ;;
+        scale_moved_lost) echo "users the hash moves to the new replica lose their session, the others keep it" ;;
         scale_kept)  echo "0 sessions lost, 0 failed requests, 0 first-try 5xx" ;;
         scale_down_lost) echo "users of the removed replica move and lose their session; others kept" ;;
     esac
@@ -327,8 +331,11 @@ lab_row() {
         return 0
     fi
     [[ -n $event ]] && n=$(( LAB_N * LAB_EVENT_FACTOR ))
-    # A rollout replaces every replica in turn: users must outlast it.
+    # A rollout replaces every replica in turn: users must outlast it; a
+    # target whose replicas start slowly (pods) stretches rollouts and
+    # scaling by LAB_SLOW_EVENTS_FACTOR.
     [[ $event == rollout ]] && n=$(( n * 3 ))
+    [[ $event == rollout || $event == scale-* ]] && n=$(( n * ${LAB_SLOW_EVENTS_FACTOR:-1} ))
     LAB_ROW_N=$n
     lab_say "step $step: $setup${event:+, $event mid-run}"
     start=$(date +%s.%N)

@@ -53,7 +53,7 @@ _run_dirs() { # the netns target's runtime directories (mktemp sessionlab-lab.*)
     find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'sessionlab-lab.*' | sort | paste -sd' '
 }
 
-interrupted "Ctrl-C mid-row" INT '^==> step 6 memory: .*kill one replica'
+interrupted "Ctrl-C mid-row" INT '^==> step 6 memory: .*kill mid-run'
 expect "Ctrl-C mid-row: exit status 130" 130 "$rc"
 
 interrupted "SIGTERM during setup" TERM '^==> netns: namespaces '
