@@ -331,6 +331,10 @@ lab_row() {
         return 0
     fi
     [[ -n $event ]] && n=$(( LAB_N * LAB_EVENT_FACTOR ))
+    # Shares are judged to a few points: kube-proxy picks at random per
+    # connection, so enough requests that chance stays well inside (at 10 x N
+    # x 24 users, 3 sigma is about 5 % of a third).
+    [[ $kind == snat_* ]] && n=$(( n * 10 ))
     # A rollout replaces every replica in turn: users must outlast it; a
     # target whose replicas start slowly (pods) stretches rollouts and
     # scaling by LAB_SLOW_EVENTS_FACTOR.
