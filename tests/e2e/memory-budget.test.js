@@ -3,6 +3,9 @@
 // with a 4 KiB value) past the default cap keeps the process inside 75 % of
 // the pod's 256 MiB memory limit, the cap evicting the least recently used.
 // A start-up warning names a cap that does not fit a cgroup memory limit.
+// The RSS bounds are not judged when SESSIONLAB_E2E_NO_RSS=1 (the ASan and
+// valgrind runners: their allocators keep freed memory on purpose); the
+// flood and the cap still are.
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -13,6 +16,7 @@ const { rssKb } = require('./lib/faults');
 const LIMIT_KB = 256 * 1024; // k8s/base: the app container's memory limit
 const BUDGET_KB = LIMIT_KB * 0.75;
 const DEFAULT_CAP = 40000; // SESSIONLAB_MAX_SESSIONS' default (README)
+const CHECK_RSS = process.env.SESSIONLAB_E2E_NO_RSS !== '1';
 const VALUE = Buffer.from(`value=${'x'.repeat(4096)}`);
 
 /** n POSTs /setSession without a cookie (each a new session with a 4 KiB value) over `conns` connections. */
@@ -57,8 +61,10 @@ describe('memory store budget', () => {
       + `(${live1} live), ${rss2} KiB after ${DEFAULT_CAP / 2} more; budget ${BUDGET_KB} KiB`);
     assert.deepEqual([...first.keys(), ...second.keys()].filter((s) => s !== 303), [], 'every POST answered 303');
     assert.equal(live1, DEFAULT_CAP, 'the cap holds');
-    assert.ok(rss1 <= BUDGET_KB, `RSS ${rss1} KiB <= ${BUDGET_KB} KiB`);
-    assert.ok(rss2 <= BUDGET_KB, `RSS ${rss2} KiB <= ${BUDGET_KB} KiB after eviction churn`);
+    if (CHECK_RSS) {
+      assert.ok(rss1 <= BUDGET_KB, `RSS ${rss1} KiB <= ${BUDGET_KB} KiB`);
+      assert.ok(rss2 <= BUDGET_KB, `RSS ${rss2} KiB <= ${BUDGET_KB} KiB after eviction churn`);
+    }
     assert.ok(app.alive);
   });
 });
