@@ -336,10 +336,10 @@ lab_row() {
     # x 24 users, 3 sigma is about 5 % of a third).
     [[ $kind == snat_* ]] && n=$(( n * 10 ))
     # A rollout replaces every replica in turn: users must outlast it; a
-    # target whose replicas start slowly (pods) stretches scaling by
-    # LAB_SLOW_EVENTS_FACTOR.
+    # target whose replicas start slowly (pods) stretches rollouts and
+    # scaling by LAB_SLOW_EVENTS_FACTOR.
     [[ $event == rollout ]] && n=$(( n * 3 ))
-    [[ $event == scale-* ]] && n=$(( n * ${LAB_SLOW_EVENTS_FACTOR:-1} ))
+    [[ $event == rollout || $event == scale-* ]] && n=$(( n * ${LAB_SLOW_EVENTS_FACTOR:-1} ))
     LAB_ROW_N=$n
     lab_say "step $step: $setup${event:+, $event mid-run}"
     start=$(date +%s.%N)

@@ -667,13 +667,12 @@ _netns_ingress_sync() {
     kill -HUP "$(cat "$LAB_NETNS_RUN/ingress.pid")"
 }
 
-# Drops endpoint I from the Service the way a kube-proxy resync does.
-_netns_endpoint_remove() {
-    local i=$1 ep live=() svc sep
-    for ep in "${LAB_NETNS_LIVE[@]}"; do
-        [[ $ep -eq $i ]] || live+=("$ep")
-    done
-    LAB_NETNS_LIVE=("${live[@]}")
+# _netns_resync SLOT add|remove: a kube-proxy resync after SLOT's endpoint
+# came or went: the Service chain re-declared with the live endpoints, SLOT's
+# endpoint chain written (add) or flushed and deleted (remove); the other
+# endpoints' chains, and their ClientIP `recent` entries, stay.
+_netns_resync() {
+    local i=$1 how=$2 svc sep
     svc=$(_netns_svc_chain)
     sep=$(_netns_sep_chain "${LAB_NETNS_POD_IP[i-1]}")
     {
@@ -681,29 +680,27 @@ _netns_endpoint_remove() {
         echo ":$svc - [0:0]"
         echo ":$sep - [0:0]"
         _netns_svc_rules
-        echo "-X $sep"
+        if [[ $how == add ]]; then _netns_sep_rules "$i"; else echo "-X $sep"; fi
         echo "COMMIT"
     } >"$LAB_ROW_DIR/nat-resync.txt"
     _netns "$LAB_NETNS_NODE" iptables-restore --noflush <"$LAB_ROW_DIR/nat-resync.txt"
     _netns_ingress_sync
 }
 
+# Drops endpoint I from the Service the way a kube-proxy resync does.
+_netns_endpoint_remove() {
+    local i=$1 ep live=()
+    for ep in "${LAB_NETNS_LIVE[@]}"; do
+        [[ $ep -eq $i ]] || live+=("$ep")
+    done
+    LAB_NETNS_LIVE=("${live[@]}")
+    _netns_resync "$i" remove
+}
+
 # Adds endpoint I (a pod that became ready) the same way.
 _netns_endpoint_add() {
-    local i=$1 svc sep
-    LAB_NETNS_LIVE+=("$i")
-    svc=$(_netns_svc_chain)
-    sep=$(_netns_sep_chain "${LAB_NETNS_POD_IP[i-1]}")
-    {
-        echo "*nat"
-        echo ":$svc - [0:0]"
-        echo ":$sep - [0:0]"
-        _netns_svc_rules
-        _netns_sep_rules "$i"
-        echo "COMMIT"
-    } >"$LAB_ROW_DIR/nat-resync.txt"
-    _netns "$LAB_NETNS_NODE" iptables-restore --noflush <"$LAB_ROW_DIR/nat-resync.txt"
-    _netns_ingress_sync
+    LAB_NETNS_LIVE+=("$1")
+    _netns_resync "$1" add
 }
 
 # The ingress-nginx stand-in: nginx-conf's main, http, affinity and upstream
