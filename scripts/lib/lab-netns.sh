@@ -147,6 +147,16 @@ lab_netns_setup() {
     ip -n "$node" addr add "$LAB_NETNS_CLIENT_GW/24" dev clbr0
     ip -n "$node" link set clbr0 up
     _netns "$node" sysctl -qw net.ipv4.ip_forward=1
+    # The probes open a connection per request, hundreds a second from one
+    # client address, and nginx closes first, so the client keeps no
+    # TIME_WAIT and its ephemeral ports come round again within about 20 s.
+    # The node's conntrack keeps a closed connection's entry, NAT binding
+    # included, for 120 s (TIME_WAIT): a SYN from a reused port re-opens it
+    # and goes to the pod that answered the first time; after a rollout that
+    # pod is gone and its slot refuses (one netns run: 2 requests failed
+    # after 3 s of retries). Real clients, on machines of their own, come
+    # round to the same port far less often; here conntrack forgets first.
+    _netns "$node" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=5
 
     LAB_NETNS_PODS=() LAB_NETNS_CLIENTS=()
     for (( i = 1; i <= LAB_NETNS_SLOTS; i++ )); do
