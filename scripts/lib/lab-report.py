@@ -223,6 +223,9 @@ def row_html(out, row):
     rdir = row_dir(out, row.get("step"))
     users = row_users(rdir)
     facts = row.get("facts") or {}
+    if row.get("skipped"):
+        return (f'<section><h2>Step {esc(row.get("step"))}: {esc(row.get("setup"))}</h2>'
+                f'<p>Skipped on this target: {esc(row["skipped"])}.</p></section>')
     verdict = "ok" if row.get("pass") else "MISMATCH: " + "; ".join(row.get("mismatches") or [])
     return (f'<section><h2>Step {esc(row.get("step"))}: {esc(row.get("setup"))}</h2>'
             f'<p>Expected: {esc(row.get("expected"))}. Result: <b class="{"ok" if row.get("pass") else "bad"}">'
@@ -241,7 +244,7 @@ def table_html(rows):
         lines.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
             r.get("step"), r.get("setup"), ", ".join(f.get("hosts") or []), f.get("id_changes", "-"),
             f.get("errors", "-"), r.get("event") or "-", r.get("expected"),
-            "ok" if r.get("pass") else "MISMATCH")) + "</tr>")
+            "skipped" if r.get("skipped") else "ok" if r.get("pass") else "MISMATCH")) + "</tr>")
     return "<table>" + "".join(lines) + "</table>"
 
 
