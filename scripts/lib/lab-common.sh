@@ -339,7 +339,13 @@ lab_row() {
     # target whose replicas start slowly (pods) stretches rollouts and
     # scaling by LAB_SLOW_EVENTS_FACTOR.
     [[ $event == rollout ]] && n=$(( n * 3 ))
-    [[ $event == rollout || $event == scale-* ]] && n=$(( n * ${LAB_SLOW_EVENTS_FACTOR:-1} ))
+    if [[ $event == rollout || $event == scale-* ]]; then
+        n=$(( n * ${LAB_SLOW_EVENTS_FACTOR:-1} ))
+        # A row of few users runs through its reads fastest: at least
+        # LAB_SLOW_EVENTS_MIN_READS reads in all, so the run outlasts the event.
+        local users=$(( LAB_SOURCES * LAB_CLIENTS_PER_SOURCE )) least=${LAB_SLOW_EVENTS_MIN_READS:-0}
+        (( n * users < least )) && n=$(( (least + users - 1) / users ))
+    fi
     LAB_ROW_N=$n
     lab_say "step $step: $setup${event:+, $event mid-run}"
     start=$(date +%s.%N)
