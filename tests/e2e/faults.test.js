@@ -19,7 +19,7 @@ const path = require('node:path');
 const { startApp, startNginx, makeLogDir, sleep } = require('./lib/stack');
 const { request, form } = require('./lib/http');
 const { FcgiConn } = require('./lib/fcgi');
-const { redisCli, startRedisWith, runLoad, waitFor, apiView, storeUp } = require('./lib/faults');
+const { redisCli, startRedisWith, runLoad, waitFor, apiView, parseStoreUp, storeUp } = require('./lib/faults');
 
 const FORM = 'application/x-www-form-urlencoded';
 const RECOVERY_LIMIT_MS = 1000; // issue: automatic recovery < 1 s after Redis returns
@@ -50,7 +50,7 @@ async function firstStoreUp(port, since, limitMs = 10000) {
     const conn = await FcgiConn.connect(port);
     try {
       const r = await conn.request({ method: 'GET', uri: '/metrics' });
-      if (/^sessionlab_store_up\{[^}]*\} 1$/m.test(r.body)) return Date.now() - since;
+      if (parseStoreUp(r.body) === true) return Date.now() - since;
     } finally { conn.close(); }
     if (Date.now() - since > limitMs) return Infinity;
     await sleep(20);

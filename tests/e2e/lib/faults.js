@@ -151,11 +151,15 @@ async function apiView(port, cookie, opts = {}) {
   return r;
 }
 
-/** sessionlab_store_up from GET /metrics (through nginx): true, false, or null when absent. */
-async function storeUp(port) {
-  const r = await request(port, 'GET', '/metrics');
-  const m = /^sessionlab_store_up\{[^}]*\} ([01])$/m.exec(r.body);
+/** sessionlab_store_up in a /metrics body: true, false, or null when absent. */
+function parseStoreUp(body) {
+  const m = /^sessionlab_store_up\{[^}]*\} ([01])$/m.exec(body);
   return m ? m[1] === '1' : null;
+}
+
+/** sessionlab_store_up from GET /metrics (through nginx). */
+async function storeUp(port) {
+  return parseStoreUp((await request(port, 'GET', '/metrics')).body);
 }
 
 /** Log text of every app/nginx Proc in a stack's logDir matching re. */
@@ -170,5 +174,5 @@ function grepLogs(logDir, re) {
 
 module.exports = {
   redisCli, startRedisWith, startSentinel, rssKb, rawRequest, rawStatus, runLoad, waitFor,
-  apiView, storeUp, grepLogs,
+  apiView, parseStoreUp, storeUp, grepLogs,
 };
