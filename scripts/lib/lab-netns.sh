@@ -87,6 +87,10 @@ LAB_NETNS_INGRESS_IP=198.18.0.20 LAB_NETNS_INGRESS_PORT=80
 LAB_NETNS_CLUSTER_IP=198.18.2.10
 LAB_K8S_DIR=${LAB_K8S_DIR:-$SL_ROOT/k8s}
 LAB_NETNS_PODS_PY=$SL_ROOT/scripts/lib/k8s-pods.py
+# Debian's python3, where the python3-yaml package the lab installs lands
+# (a python3 earlier on PATH, e.g. pyenv's, may have no yaml module).
+LAB_NETNS_PYTHON=python3
+[[ -x /usr/bin/python3 ]] && LAB_NETNS_PYTHON=/usr/bin/python3
 # Set from the row's plan (lab_netns_start):
 LAB_NETNS_PLAN=""
 export LAB_NETNS_OVERLAY=""   # the overlay the current row runs
@@ -212,7 +216,7 @@ _netns_plan() {
         [[ -d $LAB_K8S_DIR/overlays/$o ]] || sl_die "no overlay $LAB_K8S_DIR/overlays/$o"
         kubectl kustomize "$LAB_K8S_DIR/overlays/$o" >"$LAB_NETNS_RUN/rendered-$key-$o.yaml" \
             || sl_die "kubectl kustomize $LAB_K8S_DIR/overlays/$o failed"
-        "$LAB_NETNS_PODS_PY" plan "$LAB_NETNS_RUN/rendered-$key-$o.yaml" >"$f.tmp" \
+        "$LAB_NETNS_PYTHON" "$LAB_NETNS_PODS_PY" plan "$LAB_NETNS_RUN/rendered-$key-$o.yaml" >"$f.tmp" \
             || sl_die "cannot run overlay $o on the netns target (see above)"
         mv "$f.tmp" "$f"
     fi
@@ -283,7 +287,7 @@ _netns_redis_ensure() {
     [[ $(_plan '.redis != null') == true ]] || return 0
     port=$(_plan .redis.port) svcport=$(_plan .redis.servicePort)
     [[ $port == "$svcport" ]] || sl_die "redis Service port $svcport != containerPort $port: not supported here"
-    mapfile -d '' -t argv < <("$LAB_NETNS_PODS_PY" argv "$LAB_NETNS_PLAN" "$(_plan .redis.container.name)" \
+    mapfile -d '' -t argv < <("$LAB_NETNS_PYTHON" "$LAB_NETNS_PODS_PY" argv "$LAB_NETNS_PLAN" "$(_plan .redis.container.name)" \
         redis-0 "$LAB_NETNS_POD_GW" "$LAB_NETNS_RUN/secrets.json")
     [[ ${#argv[@]} -eq 0 || ${argv[0]} != redis-server ]] && argv=(redis-server "${argv[@]}")
     argv+=(--bind "$LAB_NETNS_POD_GW" --port "$port" --dir "$LAB_NETNS_RUN" --daemonize no)
@@ -341,9 +345,9 @@ _netns_container_start() {
     local name ip cname kind env=() argv=() bin prefix log
     name=$(_netns_pod_name "$slot") ip=${LAB_NETNS_POD_IP[slot-1]}
     cname=$(_plan ".containers[$k].name") kind=$(_plan ".containers[$k].imageKind")
-    mapfile -d '' -t env < <("$LAB_NETNS_PODS_PY" env "$LAB_NETNS_PLAN" "$cname" "$name" "$ip" "$LAB_NETNS_RUN/secrets.json") \
+    mapfile -d '' -t env < <("$LAB_NETNS_PYTHON" "$LAB_NETNS_PODS_PY" env "$LAB_NETNS_PLAN" "$cname" "$name" "$ip" "$LAB_NETNS_RUN/secrets.json") \
         || sl_die "$name: no environment for container $cname"
-    mapfile -d '' -t argv < <("$LAB_NETNS_PODS_PY" argv "$LAB_NETNS_PLAN" "$cname" "$name" "$ip" "$LAB_NETNS_RUN/secrets.json")
+    mapfile -d '' -t argv < <("$LAB_NETNS_PYTHON" "$LAB_NETNS_PODS_PY" argv "$LAB_NETNS_PLAN" "$cname" "$name" "$ip" "$LAB_NETNS_RUN/secrets.json")
     printf '%s\0' "${env[@]}" >"$dir/env.$cname"
     case $kind in
         app)
@@ -363,7 +367,7 @@ _netns_container_start() {
             rm -rf "$prefix"
             mkdir -p "$prefix/conf"
             chmod 0755 "$prefix"
-            "$LAB_NETNS_PODS_PY" configmap "$LAB_NETNS_PLAN" "$prefix/conf"
+            "$LAB_NETNS_PYTHON" "$LAB_NETNS_PODS_PY" configmap "$LAB_NETNS_PLAN" "$prefix/conf"
             cp /etc/nginx/fastcgi_params "$prefix/conf/fastcgi_params"
             if [[ -e /proc/net/if_inet6 && $(printf '%s\n' "${env[@]}" | sed -n 's/^SESSIONLAB_NGINX_IPV6=//p') != off ]]; then
                 echo "listen [::]:8080;" >"$prefix/conf/listen-ipv6.conf"
