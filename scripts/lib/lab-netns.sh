@@ -137,7 +137,7 @@ lab_netns_setup() {
     [[ $(id -u) -eq 0 ]] || sl_die "--target netns needs root (network namespaces and iptables)"
     command -v kubectl >/dev/null || sl_die "--target netns renders the manifests with kubectl kustomize: install kubectl"
     local i node
-    LAB_NETNS_TAG=sl$$
+    LAB_NETNS_TAG=sl${LAB_RUN_ID:-$$}
     LAB_NETNS_RUN=$(mktemp -d "${TMPDIR:-/tmp}/sessionlab-lab.XXXXXX")
     chmod 0755 "$LAB_NETNS_RUN"
     lab_say "netns: namespaces $LAB_NETNS_TAG-*, Service $LAB_NETNS_CLUSTER_IP, manifests $LAB_K8S_DIR"
@@ -249,8 +249,23 @@ _netns_reap() { # reaps our finished background children quietly
     done
 }
 
+# Stops this shell's own background subshells (pod starts, container
+# stops, a rollout) before the namespaces' processes: one still running
+# would start a container after that sweep (CI once saw an nginx outlive
+# the lab when an app could not start).
+_netns_stop_helpers() {
+    local pid i
+    for pid in $(jobs -p); do
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == bash ]] || continue
+        kill -TERM "$pid" 2>/dev/null || true
+        for (( i = 0; i < 50; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 lab_netns_teardown() {
     local i ns
+    _netns_stop_helpers
     for (( i = ${#LAB_NETNS_ALL[@]} - 1; i >= 0; i-- )); do
         _netns_stop_ns "${LAB_NETNS_ALL[i]}"
     done
