@@ -15,6 +15,24 @@
 /* served_by keeps the instances of the last views, newest first. */
 #define SERVED_MAX 10
 
+/* Demo user names (POST /login): 1..USER_MAX of [A-Za-z0-9._-]. */
+#define USER_MAX 32
+
+/* The cart: items come from a fixed catalogue of CART_ITEMS (cart.h); a
+ * cart holds at most CART_LINES_MAX different items and CART_QTY_MAX of
+ * one item. Beyond either, POST /cart answers 409 and changes nothing. */
+#define CART_ITEMS 6
+#define CART_LINES_MAX 5
+#define CART_QTY_MAX 99
+
+/* Sessions one user can hold in one store: the next login ends the
+ * oldest (so "log out everywhere" stays bounded work). */
+#define USER_SESSIONS_MAX 100
+
+/* Session ids a rotation keeps from the old id (the Redis key's hash tag,
+ * so old and new key share a Redis Cluster slot); the rest is fresh. */
+#define SID_TAG_LEN 4
+
 /* Request bodies (POST /setSession) larger than this are refused with 413. */
 #define BODY_MAX 16384
 

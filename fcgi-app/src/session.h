@@ -10,6 +10,8 @@
 struct session {
     char id[SID_LEN + 1];
     long long count;            /* accesses so far, this one included */
+    char user[USER_MAX + 1];    /* logged-in user; "" when logged out */
+    int cart[CART_ITEMS];       /* quantity per catalogue item (cart.h) */
     bool has_value;             /* false until /setSession stored one */
     size_t value_len;           /* bytes in value, no NUL counted */
     char value[VALUE_MAX + 1];  /* NUL-terminated too; may hold any byte */

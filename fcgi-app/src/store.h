@@ -36,7 +36,7 @@ struct store_ops {
 
     /* A page view of an existing session: count += 1, instance prepended to
      * served_by (at most SERVED_MAX kept), idle TTL refreshed, and the
-     * session copied to *out. 1 found, 0 no such session, -1 failure. */
+     * session (user and cart included) copied to *out. 1 found, 0 no such session, -1 failure. */
     int (*touch)(struct store *st, const char *id, const char *instance,
                  struct session *out);
 
@@ -51,8 +51,35 @@ struct store_ops {
     int (*set_value)(struct store *st, const char *id, const char *value,
                      size_t len, long long now, bool create);
 
-    /* Deletes the session. 1 deleted, 0 no such session, -1 failure. */
+    /* Deletes the session (and its entry in its user's index). 1 deleted,
+     * 0 no such session, -1 failure. */
     int (*destroy)(struct store *st, const char *id);
+
+    /* Logs in user (user_name_valid) with id rotation, in one atomic step:
+     * when old_id (may be NULL) names a live session, its data (count,
+     * value, cart, born) moves to new_id and old_id stops existing at once;
+     * else new_id is created fresh (count 0, empty cart). Either way new_id
+     * is logged in as user and added to user's index (removed from the
+     * previous user's, if another). At USER_SESSIONS_MAX sessions of user,
+     * the oldest one is ended. new_id is a fresh id (sid_generate_sibling).
+     * 1 rotated, 2 created, 0 new_id already exists (nothing changed; try
+     * another), -1 failure. */
+    int (*login)(struct store *st, const char *old_id, const char *new_id,
+                 const char *user);
+
+    /* Log out: deletes session id; when all is true and it was logged in,
+     * also every other session in its user's index. *ended (may be NULL)
+     * gets the number of sessions deleted. 1 id existed, 0 no such
+     * session, -1 failure. */
+    int (*logout)(struct store *st, const char *id, bool all, long long *ended);
+
+    /* Changes the quantity of catalogue item (0..CART_ITEMS-1) by delta
+     * (+1 add, -1 remove; never below 0, a line at 0 leaves the cart) and
+     * refreshes the idle TTL. When the session does not exist: creates it
+     * (count 0) if create is true, else returns 0. 1 done, 0 no such
+     * session, 2 refused: the change would pass CART_LINES_MAX lines or
+     * CART_QTY_MAX of the item (nothing changed), -1 failure. */
+    int (*cart)(struct store *st, const char *id, int item, int delta, bool create);
 
     /* Readiness: 0 when the backend answers, -1 otherwise. */
     int (*ping)(struct store *st);
