@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,38 @@
 #define DEFAULT_WORKERS_MEMORY 2
 #define DEFAULT_WORKERS_REDIS 8
 
-/* One setting: its variable, its flag, and a parser that stores a valid
- * value into cfg or writes the reason into why. */
+/*
+ * The settings, as a table (nginx's ngx_command_t is the model): one row per
+ * setting with its variable, flag, kind, field (offset and size), bounds or
+ * allowed bytes, default and help. Generic setters parse each kind; a
+ * setting whose check is its own (listen, store, redis-url) has a function.
+ * Defaults are parsed by the same setters, so a default is valid by
+ * construction. --help and the README's table (tests/docs/config-table-test)
+ * come from these rows.
+ */
+enum setting_kind {
+    SETTING_NUM,  /* a whole number lo..hi in an int or long field */
+    SETTING_ENUM, /* one of names ("a|b|c"), stored as its index in an int field */
+    SETTING_TEXT, /* 1..size-1 bytes of allowed (NULL: printable ASCII, no space) */
+    SETTING_FUNC, /* parse() checks and stores */
+};
+
 struct setting {
     const char *env;
     const char *flag;
-    const char *help;
+    enum setting_kind kind;
+    size_t offset;       /* of the field in struct config */
+    size_t size;         /* of the field */
+    long lo, hi;         /* SETTING_NUM */
+    const char *allowed; /* SETTING_TEXT: the bytes; SETTING_ENUM: the names */
+    const char *what;    /* in messages: the unit, or what allowed means */
     int (*parse)(struct config *cfg, const char *val, char *why, size_t len);
+    const char *def;     /* parsed as a value at start; NULL: none */
+    const char *shown;   /* the default as --help and README show it; NULL: def */
+    const char *help;
 };
+
+#define FIELD(f) .offset = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
 static int parse_long(const char *val, long lo, long hi, long *out)
 {
@@ -119,159 +144,138 @@ static int set_redis_url(struct config *cfg, const char *val, char *why, size_t 
     return 0;
 }
 
-/* Parses a whole number from lo to hi into *out; the reason in why. */
-static int set_int(int *out, const char *val, long lo, long hi, const char *unit, char *why,
+static int set_num(const struct setting *s, struct config *cfg, const char *val, char *why,
                    size_t len)
 {
     long v;
-    if (parse_long(val, lo, hi, &v) < 0) {
-        snprintf(why, len, "'%s' is not a whole number%s from %ld to %ld", val, unit, lo, hi);
+    if (parse_long(val, s->lo, s->hi, &v) < 0) {
+        snprintf(why, len, "'%s' is not a whole number%s from %ld to %ld", val, s->what, s->lo,
+                 s->hi);
         return -1;
     }
-    *out = (int)v;
-    return 0;
-}
-
-static int set_redis_timeout(struct config *cfg, const char *val, char *why, size_t len)
-{
-    return set_int(&cfg->redis_timeout_ms, val, 1, 60000, " of milliseconds", why, len);
-}
-
-static int set_redis_prefix(struct config *cfg, const char *val, char *why, size_t len)
-{
-    for (const char *p = val; *p; p++) {
-        if (*p <= ' ' || *p > '~') {
-            snprintf(why, len, "the prefix may hold printable ASCII only, no spaces");
-            return -1;
-        }
-    }
-    if (copy_str(cfg->redis_prefix, sizeof cfg->redis_prefix, val) < 0) {
-        snprintf(why, len, "the prefix must be 1 to %d bytes", REDIS_PREFIX_MAX - 1);
-        return -1;
+    char *field = (char *)cfg + s->offset;
+    if (s->size == sizeof(int)) {
+        int iv = (int)v;
+        memcpy(field, &iv, sizeof iv);
+    } else {
+        memcpy(field, &v, sizeof v);
     }
     return 0;
 }
 
-static int set_max_age(struct config *cfg, const char *val, char *why, size_t len)
+static int set_enum(const struct setting *s, struct config *cfg, const char *val, char *why,
+                    size_t len)
 {
-    if (parse_long(val, 0, 31536000, &cfg->max_age) < 0) {
-        snprintf(why, len, "'%s' is not a whole number of seconds from 0 (none) to 31536000", val);
-        return -1;
-    }
-    return 0;
-}
-
-static int set_ttl(struct config *cfg, const char *val, char *why, size_t len)
-{
-    if (parse_long(val, 1, 31536000, &cfg->ttl) < 0) {
-        snprintf(why, len, "'%s' is not a whole number of seconds from 1 to 31536000", val);
-        return -1;
-    }
-    return 0;
-}
-
-/* RFC 6265 cookie-name: an RFC 2616 token. */
-static int set_cookie_name(struct config *cfg, const char *val, char *why, size_t len)
-{
-    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    if (strspn(val, tchar) != strlen(val) ||
-        copy_str(cfg->cookie_name, sizeof cfg->cookie_name, val) < 0) {
-        snprintf(why, len, "'%s' is not a cookie name (1-%d token characters)", val, COOKIE_NAME_MAX);
-        return -1;
-    }
-    return 0;
-}
-
-static int set_cookie_secure(struct config *cfg, const char *val, char *why, size_t len)
-{
-    if (strcmp(val, "auto") == 0)
-        cfg->cookie_secure = COOKIE_SECURE_AUTO;
-    else if (strcmp(val, "always") == 0)
-        cfg->cookie_secure = COOKIE_SECURE_ALWAYS;
-    else if (strcmp(val, "never") == 0)
-        cfg->cookie_secure = COOKIE_SECURE_NEVER;
-    else {
-        snprintf(why, len, "'%s' is not auto, always or never", val);
-        return -1;
-    }
-    return 0;
-}
-
-static int set_redis_connections(struct config *cfg, const char *val, char *why, size_t len)
-{
-    return set_int(&cfg->redis_connections, val, 1, 16, "", why, len);
-}
-
-static int set_workers(struct config *cfg, const char *val, char *why, size_t len)
-{
-    return set_int(&cfg->workers, val, 1, 1024, "", why, len);
-}
-
-static int set_max_sessions(struct config *cfg, const char *val, char *why, size_t len)
-{
-    if (parse_long(val, 1, 100000000, &cfg->max_sessions) < 0) {
-        snprintf(why, len, "'%s' is not a whole number from 1 to 100000000", val);
-        return -1;
-    }
-    return 0;
-}
-
-static int valid_instance(const char *val)
-{
-    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
     size_t n = strlen(val);
-    return n > 0 && n <= INSTANCE_MAX && strspn(val, ok) == n;
+    int i = 0;
+    for (const char *p = s->allowed; *p; i++) {
+        size_t w = strcspn(p, "|");
+        if (w == n && n > 0 && strncmp(p, val, n) == 0) {
+            memcpy((char *)cfg + s->offset, &i, sizeof i);
+            return 0;
+        }
+        p += w + (p[w] == '|');
+    }
+    snprintf(why, len, "'%s' is not %s", val, s->what);
+    return -1;
 }
 
-static int set_instance(struct config *cfg, const char *val, char *why, size_t len)
+static bool text_allowed(const char *allowed, const char *val)
 {
-    if (!valid_instance(val)) {
-        snprintf(why, len, "'%s' must be 1-%d characters of A-Z a-z 0-9 . _ -", val, INSTANCE_MAX);
+    if (allowed)
+        return strspn(val, allowed) == strlen(val);
+    for (const char *p = val; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return false;
+    return true;
+}
+
+static int set_text(const struct setting *s, struct config *cfg, const char *val, char *why,
+                    size_t len)
+{
+    if (!text_allowed(s->allowed, val) || copy_str((char *)cfg + s->offset, s->size, val) < 0) {
+        snprintf(why, len, "'%s' must be 1-%zu bytes of %s", val, s->size - 1, s->what);
         return -1;
     }
-    snprintf(cfg->instance, sizeof cfg->instance, "%s", val);
     return 0;
 }
+
+static int setting_apply(const struct setting *s, struct config *cfg, const char *val,
+                         char *why, size_t len)
+{
+    switch (s->kind) {
+    case SETTING_NUM:
+        return set_num(s, cfg, val, why, len);
+    case SETTING_ENUM:
+        return set_enum(s, cfg, val, why, len);
+    case SETTING_TEXT:
+        return set_text(s, cfg, val, why, len);
+    default:
+        return s->parse(cfg, val, why, len);
+    }
+}
+
+#define NAME_BYTES "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+/* RFC 6265 cookie-name: an RFC 2616 token. */
+#define TOKEN_BYTES "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 static const struct setting settings[] = {
-    {"SESSIONLAB_LISTEN", "listen", "FastCGI socket: HOST:PORT, :PORT or unix:/path [127.0.0.1:9000]", set_listen},
-    {"SESSIONLAB_STORE", "store", "session store: memory or redis [memory]", set_store},
-    {"SESSIONLAB_REDIS_URL", "redis-url", "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or redis-sentinel://host[:port][,host[:port]...]/master[/db] [redis://127.0.0.1:6379/0]", set_redis_url},
-    {"SESSIONLAB_REDIS_TIMEOUT_MS", "redis-timeout-ms", "Redis connect and command timeout, ms [200]", set_redis_timeout},
-    {"SESSIONLAB_REDIS_CONNECTIONS", "redis-connections", "Redis connections shared by all workers, pipelined [1]", set_redis_connections},
-    {"SESSIONLAB_REDIS_PREFIX", "redis-prefix", "Redis key prefix [sessionlab:session:]", set_redis_prefix},
-    {"SESSIONLAB_TTL", "ttl", "idle timeout in seconds, sliding [1800]", set_ttl},
-    {"SESSIONLAB_MAX_AGE", "max-age", "absolute session lifetime in seconds, however busy; 0 = none [0]", set_max_age},
-    {"SESSIONLAB_COOKIE_NAME", "cookie-name", "session cookie name [SESSION]", set_cookie_name},
-    {"SESSIONLAB_COOKIE_SECURE", "cookie-secure", "Secure attribute: auto (HTTPS requests), always, never [auto]", set_cookie_secure},
-    {"SESSIONLAB_WORKERS", "workers", "FastCGI worker threads: requests served at once [2 with the memory store, 8 with redis]", set_workers},
-    {"SESSIONLAB_MAX_SESSIONS", "max-sessions", "memory store cap; least recently used evicted [40000: 75 % of a 256 MiB limit at worst]", set_max_sessions},
-    {"SESSIONLAB_INSTANCE", "instance", "name shown as Hostname [gethostname()]", set_instance},
+    {.env = "SESSIONLAB_LISTEN", .flag = "listen", .kind = SETTING_FUNC, .parse = set_listen,
+     .def = "127.0.0.1:9000", .help = "FastCGI socket: HOST:PORT, :PORT or unix:/path"},
+    {.env = "SESSIONLAB_STORE", .flag = "store", .kind = SETTING_FUNC, .parse = set_store,
+     .def = "memory", .help = "session store: memory or redis"},
+    {.env = "SESSIONLAB_REDIS_URL", .flag = "redis-url", .kind = SETTING_FUNC,
+     .parse = set_redis_url, .def = "redis://127.0.0.1:6379/0",
+     .help = "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or "
+             "redis-sentinel://host[:port][,host[:port]...]/master[/db]"},
+    {.env = "SESSIONLAB_REDIS_TIMEOUT_MS", .flag = "redis-timeout-ms", .kind = SETTING_NUM,
+     FIELD(redis_timeout_ms), .lo = 1, .hi = 60000, .what = " of milliseconds", .def = "200",
+     .help = "Redis connect and command timeout, ms"},
+    {.env = "SESSIONLAB_REDIS_CONNECTIONS", .flag = "redis-connections", .kind = SETTING_NUM,
+     FIELD(redis_connections), .lo = 1, .hi = 16, .what = "", .def = "1",
+     .help = "Redis connections shared by all workers, pipelined"},
+    {.env = "SESSIONLAB_REDIS_PREFIX", .flag = "redis-prefix", .kind = SETTING_TEXT,
+     FIELD(redis_prefix), .what = "printable ASCII, no spaces", .def = "sessionlab:session:",
+     .help = "Redis key prefix"},
+    {.env = "SESSIONLAB_TTL", .flag = "ttl", .kind = SETTING_NUM, FIELD(ttl), .lo = 1,
+     .hi = 31536000, .what = " of seconds", .def = "1800", .help = "idle timeout in seconds, sliding"},
+    {.env = "SESSIONLAB_MAX_AGE", .flag = "max-age", .kind = SETTING_NUM, FIELD(max_age), .lo = 0,
+     .hi = 31536000, .what = " of seconds (0: none)", .def = "0", .shown = "0 (none)",
+     .help = "absolute session lifetime in seconds, however busy"},
+    {.env = "SESSIONLAB_COOKIE_NAME", .flag = "cookie-name", .kind = SETTING_TEXT,
+     FIELD(cookie_name), .allowed = TOKEN_BYTES, .what = "token characters (RFC 6265)",
+     .def = "SESSION", .help = "session cookie name"},
+    {.env = "SESSIONLAB_COOKIE_SECURE", .flag = "cookie-secure", .kind = SETTING_ENUM,
+     FIELD(cookie_secure), .allowed = "auto|always|never", .what = "auto, always or never",
+     .def = "auto", .help = "Secure attribute: auto (HTTPS requests), always, never"},
+    {.env = "SESSIONLAB_WORKERS", .flag = "workers", .kind = SETTING_NUM, FIELD(workers), .lo = 1,
+     .hi = 1024, .what = "", .shown = "2 (memory), 8 (redis)",
+     .help = "FastCGI worker threads: requests served at once"},
+    {.env = "SESSIONLAB_MAX_SESSIONS", .flag = "max-sessions", .kind = SETTING_NUM,
+     FIELD(max_sessions), .lo = 1, .hi = 100000000, .what = "", .def = "40000",
+     .help = "memory store cap, least recently used evicted (75 % of a 256 MiB limit at worst)"},
+    {.env = "SESSIONLAB_INSTANCE", .flag = "instance", .kind = SETTING_TEXT, FIELD(instance),
+     .allowed = NAME_BYTES, .what = "A-Z a-z 0-9 . _ -", .shown = "gethostname()",
+     .help = "name shown as Hostname and in served_by"},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
+static const struct setting *find_flag(const char *name, size_t len);
+
+/* Every row's default, then the computed ones: workers by store (once the
+ * store is known: 0 until then), instance from the host name. */
 static void config_defaults(struct config *cfg)
 {
     char why[256];
     memset(cfg, 0, sizeof *cfg);
-    set_listen(cfg, "127.0.0.1:9000", why, sizeof why);
-    set_store(cfg, "memory", why, sizeof why);
-    set_redis_url(cfg, "redis://127.0.0.1:6379/0", why, sizeof why);
-    set_redis_prefix(cfg, "sessionlab:session:", why, sizeof why);
-    cfg->redis_timeout_ms = 200;
-    cfg->redis_connections = 1;
-    cfg->ttl = 1800;
-    cfg->max_age = 0;
-    set_cookie_name(cfg, "SESSION", why, sizeof why);
-    cfg->cookie_secure = COOKIE_SECURE_AUTO;
-    cfg->workers = 0; /* by store, once the store is known */
-    cfg->max_sessions = 40000; /* x mem_budget_session_bytes() <= 75 % of 256 MiB */
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].def)
+            setting_apply(&settings[i], cfg, settings[i].def, why, sizeof why);
     char host[256] = "";
-    if (gethostname(host, sizeof host - 1) != 0 || !valid_instance(host))
-        snprintf(host, sizeof host, "sessionlab");
-    memcpy(cfg->instance, host, strlen(host) + 1); /* valid_instance: fits */
+    if (gethostname(host, sizeof host - 1) != 0 ||
+        setting_apply(find_flag("instance", 8), cfg, host, why, sizeof why) < 0)
+        snprintf(cfg->instance, sizeof cfg->instance, "sessionlab");
 }
 
 static const char *env_get(char **env, const char *name)
@@ -289,9 +293,11 @@ static void usage(char *out, size_t outlen)
         "usage: sessionlab-app [--FLAG=VALUE | --FLAG VALUE]...\n"
         "FastCGI responder for sessionlab. Every flag has an environment variable;\n"
         "flags win over variables. Defaults in brackets.\n\n");
-    for (size_t i = 0; i < NSETTINGS && n < outlen; i++)
-        n += (size_t)snprintf(out + n, outlen - n, "  --%-18s %-28s %s\n",
-                              settings[i].flag, settings[i].env, settings[i].help);
+    for (size_t i = 0; i < NSETTINGS && n < outlen; i++) {
+        const struct setting *s = &settings[i];
+        n += (size_t)snprintf(out + n, outlen - n, "  --%-18s %-28s %s [%s]\n", s->flag, s->env,
+                              s->help, s->shown ? s->shown : s->def);
+    }
     if (n < outlen)
         snprintf(out + n, outlen - n, "  --help, --version\n");
 }
@@ -309,7 +315,7 @@ static int apply_env(struct config *cfg, char **env, char *err, size_t errlen)
     for (size_t i = 0; i < NSETTINGS; i++) {
         const char *val = env_get(env, settings[i].env);
         char why[512];
-        if (val && settings[i].parse(cfg, val, why, sizeof why) < 0) {
+        if (val && setting_apply(&settings[i], cfg, val, why, sizeof why) < 0) {
             snprintf(err, errlen, "%s: %s", settings[i].env, why);
             return -1;
         }
@@ -348,7 +354,7 @@ static int apply_flags(struct config *cfg, int argc, char **argv,
             snprintf(err, errlen, "--%s: needs a value", s->flag);
             return -1;
         }
-        if (s->parse(cfg, val, why, sizeof why) < 0) {
+        if (setting_apply(s, cfg, val, why, sizeof why) < 0) {
             snprintf(err, errlen, "--%s: %s", s->flag, why);
             return -1;
         }
