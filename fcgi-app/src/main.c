@@ -1,4 +1,4 @@
-/* sessionlab-app: the FastCGI responder. See DESIGN.md for the contract. */
+/* sessionlab-app: the FastCGI responder. The contract: docs/architecture.md. */
 #include <stdio.h>
 
 #include "config.h"
