@@ -1,4 +1,5 @@
 #include "log.h"
+#include "clock.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,12 +49,11 @@ void log_error(const char *fmt, ...)
 /* true when lim allows a line now; *dropped is how many it held back. */
 static bool limit_take(struct log_limit *lim, unsigned long *dropped)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long second = clock_mono_ms() / 1000;
     pthread_mutex_lock(&lim->lock);
-    bool ok = lim->second != ts.tv_sec;
+    bool ok = lim->second != second;
     if (ok) {
-        lim->second = ts.tv_sec;
+        lim->second = second;
         *dropped = lim->dropped;
         lim->dropped = 0;
     } else {

@@ -21,7 +21,7 @@ void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
  */
 struct log_limit {
     pthread_mutex_t lock;
-    time_t second;              /* CLOCK_MONOTONIC second of the last line */
+    long long second;           /* CLOCK_MONOTONIC second of the last line */
     unsigned long dropped;      /* lines not written since */
 };
 #define LOG_LIMIT_INIT {PTHREAD_MUTEX_INITIALIZER, -1, 0}

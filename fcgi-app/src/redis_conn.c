@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host.h"
 #include "redis_script.h"
 #include "resolve.h"
 #include "sentinel.h"
@@ -57,14 +58,12 @@ void redis_conn_init(struct redis_conn *conn, const struct redis_url *url, int t
     memset(conn, 0, sizeof *conn);
     conn->url = *url;
     conn->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
-    bool v6 = strchr(url->host, ':') != NULL;
     if (url->sentinel_n > 0)
         snprintf(conn->where, sizeof conn->where, "sentinel/%.64s", url->master_name);
     else if (url->kind == REDIS_URL_UNIX)
         snprintf(conn->where, sizeof conn->where, "unix:%.*s", REDIS_HOST_MAX, url->path);
     else
-        snprintf(conn->where, sizeof conn->where, "%s%.*s%s:%d", v6 ? "[" : "",
-                 REDIS_HOST_MAX, url->host, v6 ? "]" : "", url->port);
+        host_port_format(conn->where, sizeof conn->where, url->host, REDIS_HOST_MAX, url->port);
 }
 
 /* Sets the handle's error text to "redis <where>: <formatted>"; returns -1. */
@@ -195,9 +194,7 @@ static int conn_handshake(struct redis_conn *conn)
 /* Names host:port in conn->where ("[v6]:port" for IPv6). */
 static void set_where(struct redis_conn *conn, const char *host, int port)
 {
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(conn->where, sizeof conn->where, "%s%.*s%s:%d", v6 ? "[" : "", REDIS_HOST_MAX, host,
-             v6 ? "]" : "", port);
+    host_port_format(conn->where, sizeof conn->where, host, REDIS_HOST_MAX, port);
 }
 
 /*

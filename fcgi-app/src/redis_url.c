@@ -7,9 +7,9 @@
  * not fit is an error, never a silent truncation.
  */
 #include "redis_url.h"
+#include "host.h"
 #include "text.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -110,11 +110,6 @@ static int parse_userinfo(const char *s, size_t n, struct redis_url *u,
                       "password", err, errlen);
 }
 
-static bool host_char_ok(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
-}
-
 /* Copies the host s[0..n) into u->host after checking it. 0 or -1. */
 static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
                     char *err, size_t errlen)
@@ -126,17 +121,11 @@ static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
                         sizeof u->host - 1);
     memcpy(u->host, s, n);
     u->host[n] = '\0';
-    if (v6) {
-        struct in6_addr a;
-        if (inet_pton(AF_INET6, u->host, &a) != 1)
-            return text_fail(err, errlen, "'[%s]' is not an IPv6 address", u->host);
+    if (host_valid(s, n, v6))
         return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!host_char_ok(s[i]))
-            return text_fail(err, errlen,
-                            "host may contain only letters, digits, '-', '.' and '_'");
-    return 0;
+    if (v6)
+        return text_fail(err, errlen, "'[%s]' is not an IPv6 address", u->host);
+    return text_fail(err, errlen, "host may contain only letters, digits, '-', '.' and '_'");
 }
 
 /*
@@ -210,11 +199,6 @@ static int parse_tcp(const char *s, struct redis_url *u, char *err,
     return parse_db(db, strlen(db), u, err, errlen);
 }
 
-static bool master_char_ok(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
-}
-
 /*
  * Parses the comma-separated sentinel list s[0..n) into u->sentinels; the
  * first one is also copied to u->host/u->port (see redis_url.h).
@@ -256,10 +240,10 @@ static int parse_master(const char *s, struct redis_url *u, char *err,
     if (mlen >= sizeof u->master_name)
         return text_fail(err, errlen, "master name is longer than %zu bytes",
                         sizeof u->master_name - 1);
-    for (size_t i = 0; i < mlen; i++)
-        if (!master_char_ok(s[i]))
-            return text_fail(err, errlen,
-                            "master name may contain only letters, digits, '-', '.' and '_'");
+    /* A master name takes the bytes of a host name (not an IPv6 address). */
+    if (mlen > 0 && !host_valid(s, mlen, false))
+        return text_fail(err, errlen,
+                         "master name may contain only letters, digits, '-', '.' and '_'");
     memcpy(u->master_name, s, mlen);
     u->master_name[mlen] = '\0';
     if (s[mlen] == '\0')

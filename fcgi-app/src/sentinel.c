@@ -4,35 +4,15 @@
  * index of the sentinel that answered last.
  */
 #include "sentinel.h"
+#include "host.h"
 #include "resolve.h"
 #include "text.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-/* A host a sentinel may name: an IPv6 address, or [A-Za-z0-9._-]+. */
-static bool sn_host_ok(const char *s, size_t n)
-{
-    char buf[INET6_ADDRSTRLEN];
-    struct in6_addr a;
-    if (n == 0)
-        return false;
-    if (memchr(s, ':', n) != NULL) {
-        if (n >= sizeof buf)
-            return false;
-        memcpy(buf, s, n);
-        buf[n] = '\0';
-        return inet_pton(AF_INET6, buf, &a) == 1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
-            return false;
-    return true;
-}
 
 int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
                         int *port, char *err, size_t errlen)
@@ -48,7 +28,7 @@ int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
         r->element[1]->type != REDIS_REPLY_STRING)
         return text_fail(err, errlen, "unexpected reply (type %d)", r->type);
     const redisReply *h = r->element[0], *p = r->element[1];
-    if (h->len >= hostlen || !sn_host_ok(h->str, h->len))
+    if (h->len >= hostlen || !host_valid(h->str, h->len, memchr(h->str, ':', h->len) != NULL))
         return text_fail(err, errlen, "bad master host in reply");
     long v = 0;
     if (p->len == 0 || p->len > 5)
@@ -132,9 +112,9 @@ int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next,
             *next = i;
             return 0;
         }
-        bool v6 = strchr(s->host, ':') != NULL;
-        if (snprintf(why, sizeof why, "sentinel %s%.64s%s:%d: %.160s", v6 ? "[" : "",
-                     s->host, v6 ? "]" : "", s->port, one) < 0)
+        char where[80];
+        host_port_format(where, sizeof where, s->host, 64, s->port);
+        if (snprintf(why, sizeof why, "sentinel %s: %.160s", where, one) < 0)
             why[0] = '\0';
     }
     return text_fail(err, errlen, "no sentinel named a master '%s' (last: %s)",
