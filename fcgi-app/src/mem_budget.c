@@ -17,9 +17,12 @@ static long long malloc_chunk(size_t n)
 
 long long mem_budget_session_bytes(void)
 {
-    /* Buckets are a power of two at or above the cap: at most 2 per entry. */
+    /* Buckets are a power of two at or above the cap: at most 2 per entry,
+     * in the shards and in the per-user index. At worst every session is
+     * logged in as a user of its own: one index node each. */
     return malloc_chunk(sizeof(struct entry)) + malloc_chunk(sizeof(struct value) + VALUE_MAX) +
-           2 * (long long)sizeof(struct entry *);
+           2 * (long long)sizeof(struct entry *) + malloc_chunk(sizeof(struct user_node)) +
+           2 * (long long)sizeof(struct user_node *);
 }
 
 long mem_budget_max_sessions(long long limit_bytes)

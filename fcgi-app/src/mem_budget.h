@@ -17,7 +17,8 @@
 #define MEM_BUDGET_BASE_BYTES (8LL << 20)
 
 /* Worst-case bytes of one session in the memory store: the entry, a value of
- * VALUE_MAX bytes, both as malloc chunks, and its share of the hash buckets. */
+ * VALUE_MAX bytes and a per-user index node, as malloc chunks, and its share
+ * of the hash buckets (shards and index). */
 long long mem_budget_session_bytes(void);
 
 /* The most sessions that fit in MEM_BUDGET_PERCENT of limit_bytes (0 when

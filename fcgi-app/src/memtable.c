@@ -67,14 +67,26 @@ static void lru_push_head(struct shard *s, struct entry *e)
         s->tail = e;
 }
 
-void memtable_remove(struct op *op, struct entry *e, uint64_t h)
+static void chain_unlink(struct shard *s, struct entry *e, uint64_t h)
 {
-    struct shard *s = op->s;
     struct entry **pp = &s->buckets[h & s->mask];
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
+}
+
+static void chain_push(struct shard *s, struct entry *e, uint64_t h)
+{
+    e->hnext = s->buckets[h & s->mask];
+    s->buckets[h & s->mask] = e;
+}
+
+void memtable_remove(struct op *op, struct entry *e, uint64_t h)
+{
+    struct shard *s = op->s;
+    chain_unlink(s, e, h);
     lru_unlink(s, e);
+    memuser_unlink(&op->t->users, e);
     free(e->value);
     free(e);
     s->n--;
@@ -89,13 +101,18 @@ static void op_reap(struct op *op, int max)
         memtable_remove(op, tail, id_hash(tail->id));
 }
 
-struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
+/* Points op at id's shard (not locked yet). */
+static void op_locate(struct op *op, struct table *t, const char *id)
 {
     op->t = t;
     op->h = id_hash(id);
     op->s = &op->t->shards[(op->h >> 32) % (uint64_t)op->t->nshards];
-    pthread_mutex_lock(&op->s->lock);
-    op->now = g_now_ms();
+}
+
+/* With op's shard locked and op->now read: reaps a few, then returns id's
+ * live entry or NULL (reclaiming an expired one). */
+static struct entry *op_lookup(struct op *op, const char *id)
+{
     op_reap(op, REAP_BATCH);
     struct entry *e = op->s->buckets[op->h & op->s->mask];
     while (e && memcmp(e->id, id, SID_LEN) != 0)
@@ -105,6 +122,36 @@ struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
         return NULL;
     }
     return e;
+}
+
+struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
+{
+    op_locate(op, t, id);
+    pthread_mutex_lock(&op->s->lock);
+    op->now = g_now_ms();
+    return op_lookup(op, id);
+}
+
+void memtable_begin_pair(struct op *a, struct op *b, struct table *t, const char *id_a,
+                         const char *id_b, struct entry **ea, struct entry **eb)
+{
+    op_locate(a, t, id_a);
+    op_locate(b, t, id_b);
+    /* Shard-index order: two pairs locking the same two shards agree. */
+    struct shard *first = a->s < b->s ? a->s : b->s, *second = a->s < b->s ? b->s : a->s;
+    pthread_mutex_lock(&first->lock);
+    if (second != first)
+        pthread_mutex_lock(&second->lock);
+    a->now = b->now = g_now_ms();
+    *ea = op_lookup(a, id_a);
+    *eb = op_lookup(b, id_b);
+}
+
+void memtable_end_pair(struct op *a, struct op *b)
+{
+    if (b->s != a->s)
+        pthread_mutex_unlock(&b->s->lock);
+    pthread_mutex_unlock(&a->s->lock);
 }
 
 /* The idle deadline from now, capped at e's absolute end. */
@@ -121,6 +168,22 @@ void memtable_refresh(struct op *op, struct entry *e)
     lru_push_head(op->s, e);
 }
 
+void memtable_rekey(struct op *from, struct op *to, struct entry *e, const char *id)
+{
+    chain_unlink(from->s, e, from->h);
+    lru_unlink(from->s, e);
+    if (to->s != from->s) {
+        from->s->n--;
+        while (to->s->n >= to->s->cap && to->s->tail)
+            memtable_remove(to, to->s->tail, id_hash(to->s->tail->id));
+        to->s->n++;
+    }
+    memuser_set_id(&to->t->users, e, id);
+    chain_push(to->s, e, to->h);
+    e->deadline_ms = deadline_from_now(to, e);
+    lru_push_head(to->s, e);
+}
+
 struct entry *memtable_insert(struct op *op, const char *id)
 {
     struct shard *s = op->s;
@@ -130,8 +193,7 @@ struct entry *memtable_insert(struct op *op, const char *id)
     while (s->n >= s->cap && s->tail)
         memtable_remove(op, s->tail, id_hash(s->tail->id));
     memcpy(e->id, id, SID_LEN);
-    e->hnext = s->buckets[op->h & s->mask];
-    s->buckets[op->h & s->mask] = e;
+    chain_push(s, e, op->h);
     e->end_ms = op->t->max_age_ms > 0 ? op->now + op->t->max_age_ms : LLONG_MAX;
     e->deadline_ms = deadline_from_now(op, e);
     lru_push_head(s, e);
@@ -178,13 +240,14 @@ void memtable_free(struct table *t)
         free(s->buckets);
         pthread_mutex_destroy(&s->lock);
     }
+    memuser_fini(&t->users);
     free(t);
 }
 
 struct table *memtable_new(long max_sessions, long ttl_s, long max_age_s)
 {
     struct table *t = calloc(1, sizeof *t);
-    if (!t || table_setup(t, max_sessions) != 0) {
+    if (!t || table_setup(t, max_sessions) != 0 || memuser_init(&t->users, max_sessions) != 0) {
         memtable_free(t);
         return NULL;
     }

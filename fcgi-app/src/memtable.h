@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "bounds.h"
+#include "memuser.h"
 
 #define SHARDS_MAX 64
 
@@ -31,11 +32,16 @@ struct entry {
     struct entry *hnext;       /* hash chain */
     struct entry *prev, *next; /* LRU list, prev towards the head */
     struct value *value;       /* NULL until a value is set */
+    struct user_node *user;    /* logged-in user (memuser.h), or NULL */
+    struct entry *uprev, *unext; /* the user's list, under the index lock */
     long long deadline_ms;     /* expired when clock >= deadline */
     long long end_ms;          /* the deadline never passes this (max_age) */
     long long count;
+    unsigned char cart[CART_ITEMS]; /* quantities, at most CART_QTY_MAX */
     char id[SID_LEN];          /* not NUL-terminated */
 };
+
+_Static_assert(CART_QTY_MAX <= 255, "a cart quantity fits in an unsigned char");
 
 struct shard {
     pthread_mutex_t lock;
@@ -51,6 +57,7 @@ struct table {
     long long ttl_ms;
     long long max_age_ms; /* 0: no absolute lifetime */
     atomic_llong live;
+    struct user_index users; /* its own lock, taken after shard locks */
 };
 
 /* One operation on one id: the table, the id's locked shard, its hash and
@@ -73,6 +80,20 @@ void memtable_free(struct table *t);
  * The caller unlocks op->s->lock. */
 struct entry *memtable_begin(struct op *op, struct table *t, const char *id);
 
+/* Locks the shards of ids a and b (in shard-index order, once when they
+ * share one), reads the clock, reclaims a few expired entries in each and
+ * returns their live entries in *ea and *eb (NULL when absent). The caller
+ * ends with memtable_end_pair. */
+void memtable_begin_pair(struct op *a, struct op *b, struct table *t, const char *id_a,
+                         const char *id_b, struct entry **ea, struct entry **eb);
+void memtable_end_pair(struct op *a, struct op *b);
+
+/* Re-keys e, found through from, as to's id (absent from the table): both
+ * shards stay locked throughout, so every lookup finds exactly one of the
+ * two ids. Keeps e's data and end; marks it used now. Evicts to's LRU tail
+ * when to's shard is full. */
+void memtable_rekey(struct op *from, struct op *to, struct entry *e, const char *id);
+
 /* Marks e used now: new deadline (at most its end), LRU head. */
 void memtable_refresh(struct op *op, struct entry *e);
 
@@ -81,7 +102,8 @@ void memtable_refresh(struct op *op, struct entry *e);
  * id must not be present. */
 struct entry *memtable_insert(struct op *op, const char *id);
 
-/* Unlinks e (hash h) from its chain and the LRU list and frees it. */
+/* Unlinks e (hash h) from its chain, the LRU list and its user's list
+ * and frees it. */
 void memtable_remove(struct op *op, struct entry *e, uint64_t h);
 
 /* Reclaims every expired entry, then returns the number of live ones. */

@@ -3,12 +3,12 @@
 #include <stddef.h>
 
 static const char *const route_labels[ROUTE_COUNT] = {
-    "/", "/api/session", "/setSession", "/clearSession", "/hello",
-    "/healthz", "/readyz", "/metrics", "other",
+    "/", "/api/session", "/setSession", "/clearSession", "/login", "/logout",
+    "/cart", "/hello", "/healthz", "/readyz", "/metrics", "other",
 };
 
 /* The statuses the app sends; anything else is counted as 500. */
-static const int statuses[] = {200, 303, 400, 403, 404, 405, 413, 414, 415, 500, 503};
+static const int statuses[] = {200, 303, 400, 403, 404, 405, 409, 413, 414, 415, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 
 /* Store latency buckets, in nanoseconds (upper bounds). */
@@ -20,6 +20,7 @@ static const long long bucket_ns[] = {
 
 static unsigned long long requests[ROUTE_COUNT][NSTATUS];
 static unsigned long long created, destroyed, store_errors;
+static unsigned long long logins, logouts, revoked, rotations;
 static unsigned long long conns_opened, conns_closed;
 static unsigned long long latency_bucket[NBUCKET + 1]; /* last: +Inf */
 static unsigned long long latency_count, latency_sum_ns;
@@ -52,6 +53,15 @@ void metrics_request(enum route_id r, int status)
 void metrics_session_created(void) { add(&created, 1); }
 void metrics_session_destroyed(void) { add(&destroyed, 1); }
 void metrics_store_error(void) { add(&store_errors, 1); }
+void metrics_login(void) { add(&logins, 1); }
+void metrics_logout(void) { add(&logouts, 1); }
+void metrics_id_rotation(void) { add(&rotations, 1); }
+
+void metrics_sessions_revoked(long long n)
+{
+    if (n > 0)
+        add(&revoked, (unsigned long long)n);
+}
 void metrics_connection_opened(void) { add(&conns_opened, 1); }
 void metrics_connection_closed(void) { add(&conns_closed, 1); }
 
@@ -116,6 +126,14 @@ void metrics_render(struct buf *b, const char *store, long long live, bool store
                    "Sessions destroyed by /clearSession.", get(&destroyed));
     render_counter(b, "sessionlab_store_errors_total", "Store operations that failed.",
                    get(&store_errors));
+    render_counter(b, "sessionlab_logins_total", "Logins (POST /login) done.", get(&logins));
+    render_counter(b, "sessionlab_logouts_total", "Logouts (POST /logout) of a live session.",
+                   get(&logouts));
+    render_counter(b, "sessionlab_sessions_revoked_total",
+                   "Sessions ended by log-out-everywhere besides the requester's own.",
+                   get(&revoked));
+    render_counter(b, "sessionlab_session_id_rotations_total",
+                   "Logins that moved a live session to a new id.", get(&rotations));
     render_latency(b);
     unsigned long long opened = get(&conns_opened), closed = get(&conns_closed);
     render_counter(b, "sessionlab_connections_accepted_total",

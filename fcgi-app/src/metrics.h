@@ -10,8 +10,9 @@
 #include "buf.h"
 
 enum route_id {
-    ROUTE_ROOT, ROUTE_API, ROUTE_SET, ROUTE_CLEAR, ROUTE_HELLO,
-    ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS, ROUTE_OTHER, ROUTE_COUNT
+    ROUTE_ROOT, ROUTE_API, ROUTE_SET, ROUTE_CLEAR, ROUTE_LOGIN, ROUTE_LOGOUT,
+    ROUTE_CART, ROUTE_HELLO, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS,
+    ROUTE_OTHER, ROUTE_COUNT
 };
 
 /* The path a route answers ("other" for the 404 catch-all). */
@@ -20,6 +21,11 @@ const char *route_label(enum route_id r);
 void metrics_request(enum route_id r, int status);
 void metrics_session_created(void);
 void metrics_session_destroyed(void);
+void metrics_login(void);
+void metrics_logout(void);
+/* Sessions ended by "log out everywhere" besides the requester's own. */
+void metrics_sessions_revoked(long long n);
+void metrics_id_rotation(void);
 void metrics_store_error(void);
 void metrics_store_latency(long long ns);
 void metrics_connection_opened(void);

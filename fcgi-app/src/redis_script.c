@@ -6,35 +6,103 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cart.h"
+#include "user.h"
+
+#define RS_STR(x) #x
+#define RS_XSTR(x) RS_STR(x)
+
 /*
- * The session script. KEYS[1] is the hash; ARGV[1] the operation, ARGV[2]
- * the TTL in seconds, ARGV[3] the absolute lifetime in seconds (0: none).
+ * The session script. KEYS[1] is the session's hash, named
+ * prefix .. '{' .. id:sub(1, SID_TAG_LEN) .. '}' .. id: the hash tag keeps a
+ * session and its rotated successor (sid_generate_sibling keeps the tag) in
+ * one Redis Cluster slot, so login's RENAME never crosses slots. ARGV[1] is
+ * the operation, ARGV[2] the TTL in seconds, ARGV[3] the absolute lifetime
+ * in seconds (0: none); the operation's own arguments follow.
  *   touch  ARGV[4] instance, ARGV[5] SERVED_MAX: nil when the key is absent,
  *          else count+1, instance prepended to served, the view (below).
  *   create ARGV[4] instance, ARGV[5] SERVED_MAX: 0 when the key exists,
  *          else count 1, served = instance, the view.
  *   set    ARGV[4] value, ARGV[5] vtime, ARGV[6] "1" to create: 0 when the
  *          key is absent and not created, else 1 (a new hash gets count 0).
- * A view is {count, has_value 0/1, value or '', vtime or '0', served}: no
- * nil in the table, since Lua would cut the array at the first hole.
- * Every hash records 'born' (Redis's clock, seconds). touch and set first
- * delete a session older than the lifetime, which then counts as absent;
- * hashes without 'born' never age (they get it on their next set). create
- * only ever sees a fresh id, so it does not look. With a lifetime, the
- * key's TTL is the idle timeout or what is left of the lifetime, whichever
- * is shorter, so Redis drops the key at born + max-age at the latest.
+ *   login  KEYS[1] the old session (KEYS[2] itself when there is none),
+ *          KEYS[2] the new one; ARGV[4] user, ARGV[5] USER_SESSIONS_MAX:
+ *          0 when the new key exists (nothing changed); 1 when a live old
+ *          session was renamed to the new key (count, value, cart and born
+ *          kept; the old id leaves its previous user's index); 2 when the
+ *          new key was created (count 0). Either way the new session is
+ *          logged in as user and joins user's index.
+ *   logout ARGV[4] "1" for every session of the user: {existed 0/1, ended}.
+ *          Deletes the session and takes it out of its user's index; with
+ *          "1" also deletes every session in that index and the index.
+ *          The store's destroy is logout without "1".
+ *   cart   ARGV[4] item name, ARGV[5] delta (+1/-1), ARGV[6] "1" to create,
+ *          ARGV[7] CART_LINES_MAX, ARGV[8] CART_QTY_MAX: like set, 1 done,
+ *          0 absent and not created, 2 refused by a limit (nothing changed).
+ * A view is {count, has_value 0/1, value or '', vtime or '0', served, user
+ * or '', cart or ''}: no nil in the table, since Lua would cut the array at
+ * the first hole. The cart field is "apple=2,milk=1": lines with qty > 0,
+ * in the order they were first added (cart_decode does not care); a field
+ * cart_decode would call malformed (only possible if something else wrote
+ * it) counts as an empty cart here too. Quantities are clamped to
+ * CART_QTY_MAX as cart_decode does. The script cannot tell a catalogue item
+ * from another name in the field (C checks the item it is given), so such
+ * a line would count as a line here and be skipped by cart_decode.
+ *
+ * Per-user index: a ZSET prefix .. 'user:' .. NAME, member = session id,
+ * score = login time (Redis TIME). The prefix is read off KEYS[1] (its
+ * layout is fixed above) rather than passed: the cart op already uses every
+ * argument a pipelined command may carry (RPIPE_ARGS_MAX). login prunes
+ * members whose key is gone and, while the index holds USER_SESSIONS_MAX,
+ * ends the oldest (ZPOPMIN + DEL) before adding the new id; logout,
+ * destroy and the max-age check below remove their member. The index lives
+ * at least as long as any session in it: login, and touch/set/cart of a
+ * logged-in session, raise its TTL to the idle TTL. That is a TTL check,
+ * not EXPIRE ... GT: GT needs Redis 7 (sessionlab accepts 5) and never puts
+ * a TTL on a key that has none, as a fresh index. The index is NOT in the session's hash slot: the
+ * script touches a key it was not given, which single-node and Sentinel
+ * Redis allow and a Redis Cluster refuses (issue 16 moves the index to a
+ * second command).
+ *
+ * Every hash records 'born' (Redis's clock, seconds). touch, set, cart,
+ * logout and login (for the old key) first delete a session older than the
+ * lifetime, which then counts as absent; hashes without 'born' never age
+ * (they get it on their next set, cart or login). create only ever sees a fresh
+ * id, so it does not look. With a lifetime, the key's TTL is the idle
+ * timeout or what is left of the lifetime, whichever is shorter, so Redis
+ * drops the key at born + max-age at the latest.
  */
 const char redis_script_body[] =
     "local k, op, ttl, maxage = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local prefix, id = string.match(k, '^(.*){%x+}(%x+)$')\n"
+    "if not id then return redis.error_reply('sessionlab: key is not prefix{tag}id') end\n"
     "local clock\n"
     "local function now()\n"
     "  if not clock then clock = tonumber(redis.call('TIME')[1]) end\n"
     "  return clock\n"
     "end\n"
-    "local function born_if_live()\n"
+    "local function skey(sid)\n"
+    "  return prefix .. '{' .. string.sub(sid, 1, " RS_XSTR(SID_TAG_LEN) ") .. '}' .. sid\n"
+    "end\n"
+    "local function index(user)\n"
+    "  return prefix .. 'user:' .. user\n"
+    "end\n"
+    "local function extend(idx)\n"
+    "  if redis.call('TTL', idx) < ttl then redis.call('EXPIRE', idx, ttl) end\n"
+    "end\n"
+    "local function keep_index(key)\n"
+    "  local user = redis.call('HGET', key, 'user')\n"
+    "  if user and user ~= '' then extend(index(user)) end\n"
+    "end\n"
+    "local function drop(key, sid)\n"
+    "  local user = redis.call('HGET', key, 'user')\n"
+    "  redis.call('DEL', key)\n"
+    "  if user and user ~= '' then redis.call('ZREM', index(user), sid) end\n"
+    "end\n"
+    "local function born_if_live(key, sid)\n"
     "  if maxage == 0 then return nil end\n"
-    "  local born = tonumber(redis.call('HGET', k, 'born'))\n"
-    "  if born and now() - born >= maxage then redis.call('DEL', k); return nil end\n"
+    "  local born = tonumber(redis.call('HGET', key, 'born'))\n"
+    "  if born and now() - born >= maxage then drop(key, sid); return nil end\n"
     "  return born\n"
     "end\n"
     "local function ttl_for(born)\n"
@@ -44,31 +112,121 @@ const char redis_script_body[] =
     "  if left < ttl then return left end\n"
     "  return ttl\n"
     "end\n"
+    "local function created(key)\n"
+    "  redis.call('HSETNX', key, 'count', 0)\n"
+    "  if redis.call('HSETNX', key, 'born', now()) == 1 then return now() end\n"
+    "  return nil\n"
+    "end\n"
+    "local function cart_read(c, qmax)\n"
+    "  local names, qty = {}, {}\n"
+    "  if c == '' then return names, qty end\n"
+    "  for line in string.gmatch(c .. ',', '([^,]*),') do\n"
+    "    local name, q = string.match(line, '^([^=]+)=(%d+)$')\n"
+    "    if not name then return {}, {} end\n"
+    "    if not qty[name] then names[#names + 1] = name end\n"
+    "    qty[name] = math.min(tonumber(q), qmax)\n"
+    "  end\n"
+    "  return names, qty\n"
+    "end\n"
     "if op == 'touch' then\n"
-    "  local born = born_if_live()\n"
+    "  local born = born_if_live(k, id)\n"
     "  if redis.call('EXPIRE', k, ttl_for(born)) == 0 then return false end\n"
     "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
-    "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served')\n"
+    "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served', 'user', 'cart')\n"
     "  local out, max = {ARGV[4]}, tonumber(ARGV[5])\n"
     "  for e in string.gmatch(f[3] or '', '[^\\n]+') do\n"
     "    if #out >= max then break end; out[#out + 1] = e\n"
     "  end\n"
     "  local served = table.concat(out, '\\n')\n"
     "  redis.call('HSET', k, 'served', served)\n"
-    "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served}\n"
+    "  if f[4] and f[4] ~= '' then extend(index(f[4])) end\n"
+    "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served, f[4] or '', f[5] or ''}\n"
     "end\n"
     "if op == 'create' then\n"
     "  if redis.call('EXISTS', k) == 1 then return 0 end\n"
     "  redis.call('HSET', k, 'count', 1, 'served', ARGV[4], 'born', now())\n"
     "  redis.call('EXPIRE', k, ttl_for(now()))\n"
-    "  return {1, 0, '', '0', ARGV[4]}\n"
-    "elseif op == 'set' then\n"
-    "  local born = born_if_live()\n"
+    "  return {1, 0, '', '0', ARGV[4], '', ''}\n"
+    "end\n"
+    "if op == 'set' then\n"
+    "  local born = born_if_live(k, id)\n"
     "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
     "  redis.call('HSET', k, 'value', ARGV[4], 'vtime', ARGV[5])\n"
-    "  redis.call('HSETNX', k, 'count', 0)\n"
-    "  if redis.call('HSETNX', k, 'born', now()) == 1 then born = now() end\n"
+    "  born = created(k) or born\n"
     "  redis.call('EXPIRE', k, ttl_for(born))\n"
+    "  keep_index(k)\n"
+    "  return 1\n"
+    "end\n"
+    "if op == 'login' then\n"
+    "  local new, user, cap = KEYS[2], ARGV[4], tonumber(ARGV[5])\n"
+    "  local nid = string.match(new or '', '}(%x+)$')\n"
+    "  if not nid then return redis.error_reply('sessionlab: login needs KEYS[2]') end\n"
+    "  if redis.call('EXISTS', new) == 1 then return 0 end\n"
+    "  local born, rotated = nil, 0\n"
+    "  if k ~= new then\n"
+    "    born = born_if_live(k, id)\n"
+    "    if redis.call('EXISTS', k) == 1 then\n"
+    "      local prev = redis.call('HGET', k, 'user')\n"
+    "      redis.call('RENAME', k, new)\n"
+    "      if prev and prev ~= '' then redis.call('ZREM', index(prev), id) end\n"
+    "      rotated = 1\n"
+    "    end\n"
+    "  end\n"
+    "  born = created(new) or born\n"
+    "  redis.call('HSET', new, 'user', user)\n"
+    "  redis.call('EXPIRE', new, ttl_for(born))\n"
+    "  local idx = index(user)\n"
+    "  for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do\n"
+    "    if redis.call('EXISTS', skey(m)) == 0 then redis.call('ZREM', idx, m) end\n"
+    "  end\n"
+    "  while redis.call('ZCARD', idx) >= cap do\n"
+    "    local m = redis.call('ZPOPMIN', idx)[1]\n"
+    "    if not m then break end\n"
+    "    redis.call('DEL', skey(m))\n"
+    "  end\n"
+    "  redis.call('ZADD', idx, now(), nid)\n"
+    "  extend(idx)\n"
+    "  return 2 - rotated\n"
+    "end\n"
+    "if op == 'logout' then\n"
+    "  born_if_live(k, id)\n"
+    "  local user = redis.call('HGET', k, 'user')\n"
+    "  local existed = redis.call('DEL', k)\n"
+    "  local ended = existed\n"
+    "  if user and user ~= '' then\n"
+    "    local idx = index(user)\n"
+    "    if ARGV[4] ~= '1' then redis.call('ZREM', idx, id); return {existed, ended} end\n"
+    "    for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do\n"
+    "      local mk = skey(m)\n"
+    "      if redis.call('HGET', mk, 'user') == user then ended = ended + redis.call('DEL', mk) end\n"
+    "    end\n"
+    "    redis.call('DEL', idx)\n"
+    "  end\n"
+    "  return {existed, ended}\n"
+    "end\n"
+    "if op == 'cart' then\n"
+    "  local born = born_if_live(k, id)\n"
+    "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
+    "  local item, delta = ARGV[4], tonumber(ARGV[5])\n"
+    "  local lmax, qmax = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+    "  local names, qty = cart_read(redis.call('HGET', k, 'cart') or '', qmax)\n"
+    "  local lines = 0\n"
+    "  for _, name in ipairs(names) do\n"
+    "    if qty[name] > 0 then lines = lines + 1 end\n"
+    "  end\n"
+    "  local had = (qty[item] or 0) > 0\n"
+    "  local q = math.max((qty[item] or 0) + delta, 0)\n"
+    "  if delta > 0 and (q > qmax or (not had and lines >= lmax)) then return 2 end\n"
+    "  if not qty[item] then names[#names + 1] = item end\n"
+    "  qty[item] = q\n"
+    "  local out = {}\n"
+    "  for _, name in ipairs(names) do\n"
+    "    if qty[name] > 0 then out[#out + 1] = name .. '=' .. qty[name] end\n"
+    "  end\n"
+    "  redis.call('HSET', k, 'cart', table.concat(out, ','))\n"
+    "  born = created(k) or born\n"
+    "  redis.call('EXPIRE', k, ttl_for(born))\n"
+    "  keep_index(k)\n"
     "  return 1\n"
     "end\n"
     "return redis.error_reply('sessionlab: unknown operation')\n";
@@ -107,20 +265,34 @@ static void parse_served(const char *s, size_t len, struct session *out)
     }
 }
 
+/* Copies a user name from the reply: one that is not a valid name (only
+ * possible if something else wrote the hash) reads as logged out. */
+static void parse_user(const redisReply *r, struct session *out)
+{
+    out->user[0] = '\0';
+    if (r->len > 0 && r->len <= USER_MAX && user_name_valid(r->str, r->len)) {
+        memcpy(out->user, r->str, r->len);
+        out->user[r->len] = '\0';
+    }
+}
+
 /*
- * Fills *out from a script view {count, has_value, value, vtime, served}.
- * Nothing in the reply is trusted: types and the element count are checked
- * and every copy is bounded. A stored value longer than VALUE_MAX (only
- * possible if something else wrote the hash) is truncated to VALUE_MAX so
- * the page still renders. 0, or -1 when the reply has another shape.
+ * Fills *out from a script view {count, has_value, value, vtime, served,
+ * user, cart}. Nothing in the reply is trusted: types and the element
+ * count are checked and every copy is bounded. A stored value longer than
+ * VALUE_MAX (only possible if something else wrote the hash) is truncated
+ * to VALUE_MAX, a bad user name reads as logged out and a malformed cart as
+ * empty, so the page still renders. 0, or -1 when the reply has another
+ * shape.
  */
 int redis_script_view(const redisReply *r, const char *id, struct session *out)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7)
         return -1;
     redisReply **e = r->element;
     if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
         e[2]->type != REDIS_REPLY_STRING || e[4]->type != REDIS_REPLY_STRING ||
+        e[5]->type != REDIS_REPLY_STRING || e[6]->type != REDIS_REPLY_STRING ||
         reply_ll(e[3], &out->value_time) != 0)
         return -1;
     snprintf(out->id, sizeof out->id, "%s", id);
@@ -130,6 +302,19 @@ int redis_script_view(const redisReply *r, const char *id, struct session *out)
     memcpy(out->value, e[2]->str, out->value_len);
     out->value[out->value_len] = '\0';
     parse_served(e[4]->str, e[4]->len, out);
+    parse_user(e[5], out);
+    (void)cart_decode(e[6]->str, e[6]->len, out->cart); /* -1: all 0, an empty cart */
     return 0;
 }
 
+int redis_script_logout(const redisReply *r, long long *existed, long long *ended)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    *existed = r->element[0]->integer;
+    *ended = r->element[1]->integer;
+    if (*existed < 0 || *existed > 1 || *ended < *existed)
+        return -1;
+    return 0;
+}

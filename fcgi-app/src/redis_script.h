@@ -1,7 +1,7 @@
 /*
  * The session script the Redis store runs (one EVALSHA per operation) and
- * the parser of its "view" reply. Kept apart from the connection handling
- * so the parser can be tested and fuzzed on its own.
+ * the parsers of its replies. Kept apart from the connection handling so
+ * the parsers can be tested and fuzzed on their own.
  */
 #ifndef SESSIONLAB_REDIS_SCRIPT_H
 #define SESSIONLAB_REDIS_SCRIPT_H
@@ -12,8 +12,14 @@
 
 extern const char redis_script_body[];
 
-/* Fills *out from a view reply {count, has_value, value, vtime, served} of
- * session id. 0, or -1 when the reply has any other shape. */
+/* Fills *out from a view reply {count, has_value, value, vtime, served,
+ * user, cart} of session id. An invalid user name reads as logged out and
+ * a malformed cart as empty (the session still renders). 0, or -1 when
+ * the reply has any other shape. */
 int redis_script_view(const redisReply *r, const char *id, struct session *out);
+
+/* Reads a logout reply {existed 0/1, ended >= 0}. 0, or -1 when the reply
+ * has any other shape. */
+int redis_script_logout(const redisReply *r, long long *existed, long long *ended);
 
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cart.h"
 #include "clock.h"
 #include "cookie.h"
 #include "form.h"
@@ -15,6 +16,7 @@
 #include "render.h"
 #include "response.h"
 #include "sid.h"
+#include "user.h"
 
 #define CT_HTML "text/html; charset=utf-8"
 #define CT_JSON "application/json"
@@ -22,6 +24,10 @@
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define ALLOW_GET "GET, HEAD"
 #define CREATE_TRIES 3
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define USER_RULE "A user name is 1 to " STR(USER_MAX) " letters, digits, '.', '_' or '-'."
+#define BAD_ESCAPE "The form holds a malformed percent escape."
 
 /* Process-wide: is the store failing? Flips log one line each way. */
 static int store_failing;
@@ -143,16 +149,30 @@ static void set_session_cookie(struct route_ctx *ctx, const struct request *rq,
              secure ? "; Secure" : "");
 }
 
+/* A fresh id in ctx->id: a sibling of old (same first SID_TAG_LEN digits,
+ * the Redis hash tag) when old is not NULL. 0, or -1 (logged). */
+static int new_session_id(struct route_ctx *ctx, const char *old)
+{
+    if ((old ? sid_generate_sibling(old, ctx->id) : sid_generate(ctx->id)) == 0)
+        return 0;
+    static struct log_limit lim = LOG_LIMIT_INIT;
+    log_error_limited(&lim, "getrandom failed: cannot make a session id");
+    return -1;
+}
+
+static void log_collisions(void)
+{
+    static struct log_limit lim = LOG_LIMIT_INIT;
+    log_error_limited(&lim, "%d session id collisions in a row", CREATE_TRIES);
+}
+
 /* Creates a session under a fresh id; ctx->id and ctx->sess hold it.
  * 0, or -1 on a store failure. */
 static int session_create(struct route_ctx *ctx)
 {
     for (int i = 0; i < CREATE_TRIES; i++) {
-        if (sid_generate(ctx->id) < 0) {
-            static struct log_limit lim = LOG_LIMIT_INIT;
-            log_error_limited(&lim, "getrandom failed: cannot make a session id");
+        if (new_session_id(ctx, NULL) < 0)
             return -1;
-        }
         long long t0 = clock_mono_ns();
         int rc = store_done(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
         if (rc < 0)
@@ -163,8 +183,7 @@ static int session_create(struct route_ctx *ctx)
             return 0;
         }
     }
-    static struct log_limit lim = LOG_LIMIT_INIT;
-    log_error_limited(&lim, "%d session id collisions in a row", CREATE_TRIES);
+    log_collisions();
     return -1;
 }
 
@@ -248,7 +267,7 @@ static int store_value(struct route_ctx *ctx, const struct request *rq,
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
-    if (sid_generate(ctx->id) < 0)
+    if (new_session_id(ctx, NULL) < 0)
         return -1;
     long long t0 = clock_mono_ns();
     if (store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, true), t0) < 0)
@@ -258,31 +277,195 @@ static int store_value(struct route_ctx *ctx, const struct request *rq,
     return 0;
 }
 
+/* reply() for the preamble below: then -1. */
+static long refuse(struct route_ctx *ctx, struct response *resp, int status, const char *title,
+                   const char *text)
+{
+    reply(ctx, resp, status, title, text);
+    return -1;
+}
+
+/* What every form POST checks first: POST only (405), same-site (403), a
+ * form body (415; when body_optional, only once a body is sent), at most
+ * BODY_MAX (413), whole (400). Reads the body into ctx->in: its length, or
+ * -1 when a reply was made. */
+static long form_post_begin(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                            struct response *resp, bool body_optional)
+{
+    static const char not_form[] = "Send the form as application/x-www-form-urlencoded.";
+    if (strcmp(rq->method, "POST") != 0) {
+        method_not_allowed(ctx, resp, "POST");
+        return -1;
+    }
+    if (request_cross_site(rq))
+        return refuse(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
+    bool form = is_form(rq->content_type);
+    if (!form && !(body_optional && rq->content_length == 0))
+        return refuse(ctx, resp, 415, "Unsupported Media Type", not_form);
+    long len = rq->content_length > BODY_MAX ? -1 : read_body(ctx, rq, in);
+    if (len == -2)
+        return refuse(ctx, resp, 400, "Bad Request", "The request body ended before its length.");
+    if (len < 0)
+        return refuse(ctx, resp, 413, "Content Too Large", "The request body is larger than 16 KiB.");
+    if (len > 0 && !form)
+        return refuse(ctx, resp, 415, "Unsupported Media Type", not_form);
+    return len;
+}
+
 static void route_set(struct route_ctx *ctx, const struct request *rq,
                       FCGX_Stream *in, struct response *resp)
 {
-    if (strcmp(rq->method, "POST") != 0)
-        return method_not_allowed(ctx, resp, "POST");
-    if (request_cross_site(rq))
-        return reply(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
-    if (!is_form(rq->content_type))
-        return reply(ctx, resp, 415, "Unsupported Media Type",
-                     "Send the form as application/x-www-form-urlencoded.");
-    long len = rq->content_length > BODY_MAX ? -1 : read_body(ctx, rq, in);
-    if (len == -2)
-        return reply(ctx, resp, 400, "Bad Request", "The request body ended before its length.");
+    long len = form_post_begin(ctx, rq, in, resp, false);
     if (len < 0)
-        return reply(ctx, resp, 413, "Content Too Large", "The request body is larger than 16 KiB.");
+        return;
     size_t vlen = 0;
     enum form_result fr = form_get(ctx->in, (size_t)len, "value", ctx->value, sizeof ctx->value, &vlen);
     if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && vlen > VALUE_MAX))
         return reply(ctx, resp, 413, "Value Too Large", "A session value may be at most 4096 bytes.");
     if (fr != FORM_FOUND)
         return reply(ctx, resp, 400, "Bad Request",
-                     fr == FORM_ABSENT ? "The form has no field named value."
-                                       : "The form holds a malformed percent escape.");
+                     fr == FORM_ABSENT ? "The form has no field named value." : BAD_ESCAPE);
     if (store_value(ctx, rq, resp, vlen) < 0)
         return store_unavailable(ctx, resp, false);
+    redirect_home(resp);
+}
+
+/* Logs in as user under a new id, ctx->id: a rotation of the cookie's
+ * session when it names a live one, else a fresh logged-in session.
+ * 0, or -1 on a store failure. */
+static int session_login(struct route_ctx *ctx, const struct request *rq, const char *user)
+{
+    char old[SID_LEN + 1];
+    bool has_old = cookie_session_id(ctx, rq);
+    if (has_old)
+        memcpy(old, ctx->id, sizeof old);
+    for (int i = 0; i < CREATE_TRIES; i++) {
+        if (new_session_id(ctx, has_old ? old : NULL) < 0)
+            return -1;
+        long long t0 = clock_mono_ns();
+        int rc = store_done(ctx, ctx->ops->login(ctx->st, has_old ? old : NULL, ctx->id, user), t0);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            metrics_login();
+            if (rc == 1)
+                metrics_id_rotation();
+            else
+                metrics_session_created();
+            return 0;
+        }
+    }
+    log_collisions();
+    return -1;
+}
+
+static void route_login(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                        struct response *resp)
+{
+    long len = form_post_begin(ctx, rq, in, resp, false);
+    if (len < 0)
+        return;
+    char user[USER_MAX + 2];
+    size_t ulen = 0;
+    enum form_result fr = form_get(ctx->in, (size_t)len, "user", user, sizeof user, &ulen);
+    if (fr == FORM_MALFORMED)
+        return reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
+    if (fr != FORM_FOUND || !user_name_valid(user, ulen))
+        return reply(ctx, resp, 400, "Bad Request", USER_RULE);
+    if (session_login(ctx, rq, user) < 0)
+        return store_unavailable(ctx, resp, false);
+    set_session_cookie(ctx, rq, resp, false);
+    redirect_home(resp);
+}
+
+static void route_logout(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                         struct response *resp)
+{
+    long len = form_post_begin(ctx, rq, in, resp, true);
+    if (len < 0)
+        return;
+    char all[4];
+    size_t alen = 0;
+    enum form_result fr = form_get(ctx->in, (size_t)len, "all", all, sizeof all, &alen);
+    if (fr == FORM_MALFORMED)
+        return reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
+    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && (alen != 1 || (all[0] != '0' && all[0] != '1'))))
+        return reply(ctx, resp, 400, "Bad Request",
+                     "The field all is 1 (log out everywhere) or 0.");
+    bool everywhere = fr == FORM_FOUND && all[0] == '1';
+    if (cookie_session_id(ctx, rq)) {
+        long long ended = 0, t0 = clock_mono_ns();
+        int rc = store_done(ctx, ctx->ops->logout(ctx->st, ctx->id, everywhere, &ended), t0);
+        if (rc < 0)
+            return store_unavailable(ctx, resp, false);
+        if (rc == 1) {
+            metrics_logout();
+            metrics_sessions_revoked(ended - 1);
+        }
+    }
+    set_session_cookie(ctx, rq, resp, true);
+    redirect_home(resp);
+}
+
+/* The /cart form's item and action (+1 add, -1 remove). 0, or -1 when a
+ * 400 reply was made. */
+static int cart_form(struct route_ctx *ctx, struct response *resp, size_t len, int *item,
+                     int *delta)
+{
+    char name[16], action[8];
+    size_t nlen = 0, alen = 0;
+    enum form_result fi = form_get(ctx->in, len, "item", name, sizeof name, &nlen);
+    enum form_result fa = form_get(ctx->in, len, "action", action, sizeof action, &alen);
+    if (fi == FORM_MALFORMED || fa == FORM_MALFORMED)
+        return (int)refuse(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
+    *item = fi == FORM_FOUND ? cart_item_find(name, nlen) : -1;
+    if (*item < 0)
+        return (int)refuse(ctx, resp, 400, "Bad Request",
+                           "The item is one of apple, bread, milk, eggs, cheese, coffee.");
+    bool add = fa == FORM_FOUND && alen == 3 && memcmp(action, "add", 3) == 0;
+    bool remove = fa == FORM_FOUND && alen == 6 && memcmp(action, "remove", 6) == 0;
+    if (!add && !remove)
+        return (int)refuse(ctx, resp, 400, "Bad Request", "The action is add or remove.");
+    *delta = add ? 1 : -1;
+    return 0;
+}
+
+/* Changes the cart of the cookie's session, or of a new session when the
+ * cookie names none. The cart op's code (1 done, 2 refused), -1 failure. */
+static int cart_change(struct route_ctx *ctx, const struct request *rq, struct response *resp,
+                       int item, int delta)
+{
+    if (cookie_session_id(ctx, rq)) {
+        long long t0 = clock_mono_ns();
+        int rc = store_done(ctx, ctx->ops->cart(ctx->st, ctx->id, item, delta, false), t0);
+        if (rc != 0)
+            return rc;
+    }
+    if (new_session_id(ctx, NULL) < 0)
+        return -1;
+    long long t0 = clock_mono_ns();
+    int rc = store_done(ctx, ctx->ops->cart(ctx->st, ctx->id, item, delta, true), t0);
+    if (rc < 0)
+        return -1;
+    metrics_session_created();
+    set_session_cookie(ctx, rq, resp, false);
+    return rc;
+}
+
+static void route_cart(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                       struct response *resp)
+{
+    int item, delta;
+    long len = form_post_begin(ctx, rq, in, resp, false);
+    if (len < 0 || cart_form(ctx, resp, (size_t)len, &item, &delta) < 0)
+        return;
+    int rc = cart_change(ctx, rq, resp, item, delta);
+    if (rc < 0)
+        return store_unavailable(ctx, resp, false);
+    if (rc == 2)
+        return reply(ctx, resp, 409, "Conflict",
+                     "A cart holds at most " STR(CART_LINES_MAX) " different items and "
+                     STR(CART_QTY_MAX) " of each; nothing was changed.");
     redirect_home(resp);
 }
 
@@ -369,6 +552,12 @@ static void dispatch(struct route_ctx *ctx, enum route_id r, const struct reques
         return route_set(ctx, rq, in, resp);
     case ROUTE_CLEAR:
         return route_clear(ctx, rq, resp);
+    case ROUTE_LOGIN:
+        return route_login(ctx, rq, in, resp);
+    case ROUTE_LOGOUT:
+        return route_logout(ctx, rq, in, resp);
+    case ROUTE_CART:
+        return route_cart(ctx, rq, in, resp);
     case ROUTE_OTHER:
         return reply(ctx, resp, rq->path_too_long ? 414 : 404, "Not Found",
                      "There is nothing at this address.");

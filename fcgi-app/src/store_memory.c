@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cart.h"
 #include "log.h"
 #include "mem_budget.h"
 #include "memtable.h"
@@ -36,6 +37,10 @@ static void entry_copy(const struct entry *e, const char *instance,
     memcpy(out->id, e->id, SID_LEN);
     out->id[SID_LEN] = '\0';
     out->count = e->count;
+    /* e->user is stable under e's shard lock, held here (memuser.h). */
+    snprintf(out->user, sizeof out->user, "%s", e->user ? e->user->name : "");
+    for (int i = 0; i < CART_ITEMS; i++)
+        out->cart[i] = e->cart[i];
     out->has_value = e->value != NULL;
     out->value_len = e->value ? e->value->len : 0;
     if (e->value)
@@ -181,6 +186,139 @@ static int memory_destroy(struct store *st, const char *id)
     return e != NULL;
 }
 
+/* Sessions ended per pass of end_user_sessions, and passes at most: the
+ * user's list holds about USER_SESSIONS_MAX, more only while logins race. */
+#define END_BATCH 32
+#define END_PASSES (2 * USER_SESSIONS_MAX / END_BATCH + 1)
+/* Oldest sessions one login ends (normally one: the cap is kept). */
+#define OVER_MAX 4
+
+/* Deletes session id (SID_LEN bytes) if it still belongs to user: between
+ * collecting and this, it may have logged in as another or rotated. */
+static bool delete_if_user(struct store *st, const char *id, const char *user)
+{
+    struct op op;
+    struct entry *e = memtable_begin(&op, st->table, id);
+    bool mine = e && e->user && strcmp(e->user->name, user) == 0;
+    if (mine)
+        memtable_remove(&op, e, op.h);
+    pthread_mutex_unlock(&op.s->lock);
+    return mine;
+}
+
+/* Ends every session of user: ids collected under the index lock, then
+ * deleted one by one under their shard locks (lock order). The count. */
+static long long end_user_sessions(struct store *st, const char *user)
+{
+    char ids[END_BATCH][SID_LEN];
+    long long ended = 0;
+    for (int pass = 0; pass < END_PASSES; pass++) {
+        int n = memuser_collect(&st->table->users, user, ids, END_BATCH);
+        for (int i = 0; i < n; i++)
+            ended += delete_if_user(st, ids[i], user);
+        if (n < END_BATCH)
+            break;
+    }
+    return ended;
+}
+
+/* The login's locked part: rotation (old entry re-keyed as new_id) or a
+ * fresh entry, then the user link. store.h's codes; -1 out of memory. */
+static int login_locked(struct op *a, struct op *b, struct entry *eo, struct entry *en,
+                        const char *new_id, const char *user, struct user_node **spare,
+                        char over[][SID_LEN], int *n_over)
+{
+    struct entry *e = eo;
+    if (en)
+        return 0;
+    if (eo)
+        memtable_rekey(a, b, eo, new_id);
+    else if ((e = memtable_insert(b, new_id)) == NULL)
+        return -1;
+    memuser_login(&b->t->users, e, user, spare, over, OVER_MAX, n_over);
+    return eo ? 1 : 2;
+}
+
+static int memory_login(struct store *st, const char *old_id, const char *new_id,
+                        const char *user)
+{
+    struct user_node *spare = memuser_node_new(user);
+    if (!spare) {
+        st->err = "memory store: out of memory";
+        return -1;
+    }
+    char over[OVER_MAX][SID_LEN];
+    int n_over = 0;
+    struct op a, b;
+    struct entry *eo = NULL, *en;
+    if (old_id) {
+        memtable_begin_pair(&a, &b, st->table, old_id, new_id, &eo, &en);
+    } else {
+        en = memtable_begin(&b, st->table, new_id);
+        a = b;
+    }
+    int rc = login_locked(&a, &b, eo, en, new_id, user, &spare, over, &n_over);
+    memtable_end_pair(&a, &b);
+    free(spare);
+    if (rc < 0)
+        st->err = "memory store: out of memory";
+    /* After the locks: these may live in any shard (lock order). */
+    for (int i = 0; i < n_over; i++)
+        delete_if_user(st, over[i], user);
+    return rc;
+}
+
+static int memory_logout(struct store *st, const char *id, bool all, long long *ended)
+{
+    char user[USER_MAX + 1] = "";
+    struct op op;
+    struct entry *e = memtable_begin(&op, st->table, id);
+    if (e && all && e->user)
+        snprintf(user, sizeof user, "%s", e->user->name);
+    if (e)
+        memtable_remove(&op, e, op.h);
+    pthread_mutex_unlock(&op.s->lock);
+    long long n = e != NULL;
+    if (user[0])
+        n += end_user_sessions(st, user);
+    if (ended)
+        *ended = n;
+    return e != NULL;
+}
+
+/* cart_apply on e's small-int cart. 1 done, 2 refused. */
+static int entry_cart_apply(struct entry *e, int item, int delta)
+{
+    int qty[CART_ITEMS];
+    for (int i = 0; i < CART_ITEMS; i++)
+        qty[i] = e->cart[i];
+    int rc = cart_apply(qty, item, delta);
+    for (int i = 0; i < CART_ITEMS; i++)
+        e->cart[i] = (unsigned char)qty[i];
+    return rc;
+}
+
+static int memory_cart(struct store *st, const char *id, int item, int delta, bool create)
+{
+    struct op op;
+    struct entry *e = memtable_begin(&op, st->table, id);
+    bool fresh = !e && create;
+    if (fresh)
+        e = memtable_insert(&op, id);
+    int rc = e ? entry_cart_apply(e, item, delta) : (fresh ? -1 : 0);
+    if (e)
+        memtable_refresh(&op, e);
+    pthread_mutex_unlock(&op.s->lock);
+    if (rc < 0)
+        st->err = "memory store: out of memory";
+    return rc;
+}
+
+long store_memory_user_sessions(const char *user)
+{
+    return g_table ? memuser_count(&g_table->users, user) : 0;
+}
+
 static int memory_ping(struct store *st)
 {
     (void)st;
@@ -207,6 +345,9 @@ const struct store_ops store_memory_ops = {
     .create = memory_create,
     .set_value = memory_set_value,
     .destroy = memory_destroy,
+    .login = memory_login,
+    .logout = memory_logout,
+    .cart = memory_cart,
     .ping = memory_ping,
     .live = memory_live,
     .error = memory_error,

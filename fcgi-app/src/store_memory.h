@@ -13,4 +13,8 @@
  */
 void store_memory_set_clock(long long (*now_ms)(void));
 
+/* Sessions in user's entry of the per-user index (0: none), so tests can
+ * see that expiry, eviction and destroy leave the index. */
+long store_memory_user_sessions(const char *user);
+
 #endif

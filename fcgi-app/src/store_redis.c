@@ -1,12 +1,15 @@
 /*
- * The Redis store: one hash per session under cfg->redis_prefix + id with
- * the fields count, value, vtime (unix seconds) and served (instance names
- * joined by '\n', newest first, at most SERVED_MAX). Every page view (touch
- * or create) and every set_value is one EVALSHA of the session script
- * (redis_script.c), so a view is one command. The process keeps
- * cfg->redis_connections connections (redis_conn.c), each a pipe shared by
- * the workers (redis_pipe.c): a worker's handle sends on one of them, in a
- * batch with whatever the other workers sent at the same moment.
+ * The Redis store: one hash per session under cfg->redis_prefix + "{" +
+ * id[0..SID_TAG_LEN) + "}" + id (the hash tag keeps a session and its
+ * rotated successor in one Cluster slot) with the fields count, value,
+ * vtime (unix seconds), served (instance names joined by '\n', newest
+ * first, at most SERVED_MAX), born, user and cart; and one ZSET per user,
+ * prefix + "user:" + NAME, of its session ids. Every operation (view,
+ * set_value, login, logout, destroy, cart) is one EVALSHA of the session
+ * script (redis_script.c), so each is one command and atomic. The process
+ * keeps cfg->redis_connections connections (redis_conn.c), each a pipe
+ * shared by the workers (redis_pipe.c): a worker's handle sends on one of
+ * them, in a batch with whatever the other workers sent at the same moment.
  */
 #include "store.h"
 
@@ -17,11 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cart.h"
 #include "redis_conn.h"
 #include "redis_pipe.h"
 #include "redis_script.h"
+#include "user.h"
 
-#define RS_KEY_MAX (REDIS_PREFIX_MAX + SID_LEN + 1)
+#define RS_KEY_MAX (REDIS_PREFIX_MAX + SID_TAG_LEN + 2 + SID_LEN + 1)
+
+/* The script's limits as text: bounds.h keeps them plain integer literals
+ * (the live tests in test_redis_script.c would notice an expression). */
+#define RS_STR(x) #x
+#define RS_XSTR(x) RS_STR(x)
+
+/* EVALSHA sha numkeys, then the operation, TTL and max age before an
+ * operation's own arguments: the cart op, the longest, needs 12. */
+#define RS_CALL_FIXED 6
+_Static_assert(RPIPE_ARGS_MAX >= RS_CALL_FIXED + 1 + 5, "the cart op needs 12 arguments");
 
 /* The process's connections, one pipe each (set up by rs_global_init). */
 static struct {
@@ -51,10 +66,11 @@ static int rs_fail(struct store *st, const char *fmt, ...)
     return -1;
 }
 
-/* Writes prefix + id to key (size RS_KEY_MAX). 0, or -1 with the error set. */
+/* Writes the key of session id, prefix + "{" + id[0..SID_TAG_LEN) + "}" +
+ * id, to key (size RS_KEY_MAX). 0, or -1 with the error set. */
 static int rs_key(struct store *st, const char *id, char *key)
 {
-    int n = snprintf(key, RS_KEY_MAX, "%s%s", st->prefix, id);
+    int n = snprintf(key, RS_KEY_MAX, "%s{%.*s}%s", st->prefix, SID_TAG_LEN, id, id);
     if (n < 0 || n >= RS_KEY_MAX)
         return rs_fail(st, "redis: key too long");
     return 0;
@@ -85,19 +101,38 @@ static redisReply *rs_command(struct store *st, int argc, const char **argv, con
     return r;
 }
 
-/*
- * Runs the session script on key with n (<= 8) arguments: EVALSHA, and
- * EVAL once when the server lost the script (NOSCRIPT: SCRIPT FLUSH, a
- * restart). A non-error reply (caller frees) or NULL with the error set.
- */
-static redisReply *rs_script(struct store *st, const char *key, int n, const char **args,
-                             const size_t *lens)
+/* Appends one argument (len bytes) to op. */
+static void rs_push(struct rpipe_op *op, const char *arg, size_t len)
 {
-    struct rpipe_op op = {.argc = 4 + n, .script = true,
-                          .argv = {"EVALSHA", NULL, "1", key},
-                          .lens = {7, REDIS_SHA_LEN, 1, strlen(key)}};
-    memcpy(op.argv + 4, args, sizeof *args * (size_t)n);
-    memcpy(op.lens + 4, lens, sizeof *lens * (size_t)n);
+    op->argv[op->argc] = arg;
+    op->lens[op->argc++] = len;
+}
+
+/*
+ * Runs operation name of the session script on nkeys (1 or 2) keys with n
+ * more arguments (lens NULL: each is a C string): EVALSHA, and EVAL once
+ * when the server lost the script (NOSCRIPT: SCRIPT FLUSH, a restart). The
+ * one place a script call is put together. A non-error reply (caller
+ * frees) or NULL with the error set.
+ */
+static redisReply *rs_script(struct store *st, const char *name, const char *const *keys,
+                             int nkeys, const char *const *args, const size_t *lens, int n)
+{
+    struct rpipe_op op = {.script = true};
+    if (RS_CALL_FIXED + nkeys + n > RPIPE_ARGS_MAX || nkeys < 1 || nkeys > 2) {
+        rs_fail(st, "redis: %s: bad argument count", name);
+        return NULL;
+    }
+    rs_push(&op, "EVALSHA", 7);
+    rs_push(&op, NULL, REDIS_SHA_LEN); /* the pipe puts the SHA1 in */
+    rs_push(&op, nkeys == 2 ? "2" : "1", 1);
+    for (int i = 0; i < nkeys; i++)
+        rs_push(&op, keys[i], strlen(keys[i]));
+    rs_push(&op, name, strlen(name));
+    rs_push(&op, st->ttl, strlen(st->ttl));
+    rs_push(&op, st->max_age, strlen(st->max_age));
+    for (int i = 0; i < n; i++)
+        rs_push(&op, args[i], lens != NULL ? lens[i] : strlen(args[i]));
     redisReply *r = rs_call(st, &op);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
@@ -109,11 +144,22 @@ static redisReply *rs_script(struct store *st, const char *key, int n, const cha
         r = rs_call(st, &op);
     }
     if (r && r->type == REDIS_REPLY_ERROR) {
-        rs_fail(st, "redis: %s: %s", op.argv[0], r->str);
+        rs_fail(st, "redis: %s %s: %s", op.argv[0], name, r->str);
         freeReplyObject(r);
         r = NULL;
     }
     return r;
+}
+
+/* The script on the one session id (its key built here). */
+static redisReply *rs_script_id(struct store *st, const char *name, const char *id,
+                                const char *const *args, const size_t *lens, int n)
+{
+    char key[RS_KEY_MAX];
+    if (rs_key(st, id, key) != 0)
+        return NULL;
+    const char *keys[] = { key };
+    return rs_script(st, name, keys, 1, args, lens, n);
 }
 
 /*
@@ -124,21 +170,13 @@ static redisReply *rs_script(struct store *st, const char *key, int n, const cha
 static int rs_view(struct store *st, bool create, const char *id,
                    const char *instance, struct session *out)
 {
-    char key[RS_KEY_MAX];
     char inst[INSTANCE_MAX + 1];
-    char max[8];
-    const char *op = create ? "create" : "touch";
-    if (rs_key(st, id, key) != 0)
-        return -1;
     snprintf(inst, sizeof inst, "%s", instance);
     for (char *p = inst; *p != '\0'; p++) /* '\n' separates served names */
         if (*p == '\n')
             *p = '?';
-    snprintf(max, sizeof max, "%d", SERVED_MAX);
-    const char *args[] = { op, st->ttl, st->max_age, inst, max };
-    const size_t lens[] = { strlen(op), strlen(st->ttl), strlen(st->max_age), strlen(inst),
-                            strlen(max) };
-    redisReply *r = rs_script(st, key, 5, args, lens);
+    const char *args[] = { inst, RS_XSTR(SERVED_MAX) };
+    redisReply *r = rs_script_id(st, create ? "create" : "touch", id, args, NULL, 2);
     if (r == NULL)
         return -1;
     int rc = 0;
@@ -149,6 +187,18 @@ static int rs_view(struct store *st, bool create, const char *id,
     freeReplyObject(r);
     if (rc == 1)
         out->is_new = create;
+    return rc;
+}
+
+/* An integer reply 0..max (frees r); -1 with the error set otherwise. */
+static int rs_reply_range(struct store *st, redisReply *r, long long max)
+{
+    int rc = -1;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && r->integer <= max)
+        rc = (int)r->integer;
+    else
+        rs_fail(st, "redis: unexpected script reply (type %d)", r->type);
+    freeReplyObject(r);
     return rc;
 }
 
@@ -179,28 +229,61 @@ static int rs_create(struct store *st, const char *id, const char *instance,
 static int rs_set_value(struct store *st, const char *id, const char *value,
                         size_t len, long long now, bool create)
 {
-    char key[RS_KEY_MAX];
     char vtime[24];
     if (len > VALUE_MAX)
         return rs_fail(st, "redis: value longer than %d bytes", VALUE_MAX);
-    if (rs_key(st, id, key) != 0)
-        return -1;
     snprintf(vtime, sizeof vtime, "%lld", now);
-    const char *args[] = { "set", st->ttl, st->max_age, value, vtime, create ? "1" : "0" };
-    const size_t lens[] = { 3, strlen(st->ttl), strlen(st->max_age), len, strlen(vtime), 1 };
-    redisReply *r = rs_script(st, key, 6, args, lens);
+    const char *args[] = { value, vtime, create ? "1" : "0" };
+    const size_t lens[] = { len, strlen(vtime), 1 };
+    redisReply *r = rs_script_id(st, "set", id, args, lens, 3);
     return r == NULL ? -1 : rs_reply_bool(st, r);
 }
 
+/* Rotation and login in one script run. With no old session the script
+ * gets the new key twice (KEYS[1] == KEYS[2]: nothing to rename), so both
+ * keys are always of one slot. */
+static int rs_login(struct store *st, const char *old_id, const char *new_id, const char *user)
+{
+    char okey[RS_KEY_MAX], nkey[RS_KEY_MAX];
+    if (!user_name_valid(user, strlen(user))) /* it names a Redis key */
+        return rs_fail(st, "redis: login: invalid user name");
+    if (rs_key(st, new_id, nkey) != 0 || rs_key(st, old_id ? old_id : new_id, okey) != 0)
+        return -1;
+    const char *keys[] = { okey, nkey };
+    const char *args[] = { user, RS_XSTR(USER_SESSIONS_MAX) };
+    redisReply *r = rs_script(st, "login", keys, 2, args, NULL, 2);
+    return r == NULL ? -1 : rs_reply_range(st, r, 2);
+}
+
+static int rs_logout(struct store *st, const char *id, bool all, long long *ended)
+{
+    const char *args[] = { all ? "1" : "0" };
+    redisReply *r = rs_script_id(st, "logout", id, args, NULL, 1);
+    if (r == NULL)
+        return -1;
+    long long existed, n;
+    int rc = redis_script_logout(r, &existed, &n) == 0 ? (int)existed
+                                                        : rs_fail(st, "redis: malformed logout reply");
+    freeReplyObject(r);
+    if (rc >= 0 && ended != NULL)
+        *ended = n;
+    return rc;
+}
+
+/* destroy is logout of this session only, so its user index forgets it. */
 static int rs_destroy(struct store *st, const char *id)
 {
-    char key[RS_KEY_MAX];
-    if (rs_key(st, id, key) != 0)
-        return -1;
-    const char *argv[] = { "DEL", key };
-    const size_t lens[] = { 3, strlen(key) };
-    redisReply *r = rs_command(st, 2, argv, lens);
-    return r == NULL ? -1 : rs_reply_bool(st, r);
+    return rs_logout(st, id, false, NULL);
+}
+
+static int rs_cart(struct store *st, const char *id, int item, int delta, bool create)
+{
+    if (item < 0 || item >= CART_ITEMS || (delta != 1 && delta != -1))
+        return rs_fail(st, "redis: cart: bad change (item %d, delta %d)", item, delta);
+    const char *args[] = { cart_catalogue[item], delta > 0 ? "1" : "-1", create ? "1" : "0",
+                           RS_XSTR(CART_LINES_MAX), RS_XSTR(CART_QTY_MAX) };
+    redisReply *r = rs_script_id(st, "cart", id, args, NULL, 5);
+    return r == NULL ? -1 : rs_reply_range(st, r, 2);
 }
 
 /* 0 when PING answers PONG, else -1 (an error reply counts as down). */
@@ -313,6 +396,9 @@ const struct store_ops store_redis_ops = {
     .create = rs_create,
     .set_value = rs_set_value,
     .destroy = rs_destroy,
+    .login = rs_login,
+    .logout = rs_logout,
+    .cart = rs_cart,
     .ping = rs_ping,
     .live = rs_live,
     .metrics = rs_metrics,

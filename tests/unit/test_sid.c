@@ -106,3 +106,42 @@ Test(sid, valid_rejects_nul_inside)
     s[SID_LEN - 1] = '\0';
     cr_assert_not(sid_valid(s, SID_LEN));
 }
+
+Test(sid, sibling_keeps_the_tag_and_renews_the_rest)
+{
+    char old[SID_LEN + 1], sib[SID_LEN + 1];
+    cr_assert_eq(sid_generate(old), 0);
+    for (int n = 0; n < 1000; n++) {
+        cr_assert_eq(sid_generate_sibling(old, sib), 0);
+        cr_assert(sid_valid(sib, strlen(sib)), "%s", sib);
+        cr_assert_eq(memcmp(sib, old, SID_TAG_LEN), 0, "%s vs %s", sib, old);
+        cr_assert_neq(memcmp(sib + SID_TAG_LEN, old + SID_TAG_LEN, SID_LEN - SID_TAG_LEN), 0);
+    }
+}
+
+Test(sid, siblings_differ_from_each_other)
+{
+    enum { N = 2000 };
+    char old[SID_LEN + 1] = "0123456789abcdef0123456789abcdef";
+    char (*ids)[SID_LEN + 1] = calloc(N, sizeof *ids);
+    cr_assert_not_null(ids);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(sid_generate_sibling(old, ids[i]), 0);
+        cr_assert_eq(memcmp(ids[i], "0123", 4), 0);
+    }
+    qsort(ids, N, sizeof *ids, cmp_sid);
+    for (int i = 1; i < N; i++)
+        cr_assert_neq(memcmp(ids[i - 1], ids[i], SID_LEN), 0, "duplicate %s", ids[i]);
+    free(ids);
+}
+
+Test(sid, sibling_may_overwrite_its_source)
+{
+    char id[SID_LEN + 1], before[SID_LEN + 1];
+    cr_assert_eq(sid_generate(id), 0);
+    memcpy(before, id, sizeof id);
+    cr_assert_eq(sid_generate_sibling(id, id), 0);
+    cr_assert(sid_valid(id, SID_LEN));
+    cr_assert_eq(memcmp(id, before, SID_TAG_LEN), 0);
+    cr_assert_neq(memcmp(id, before, SID_LEN), 0);
+}

@@ -397,3 +397,493 @@ Test(store_memory, concurrent_creates_stay_under_cap)
     cr_assert_gt(live, 0);
     cr_assert_leq(live, 1000);
 }
+
+/* ---- issue 15: login (id rotation), logout, the per-user index, carts ---- */
+
+#include "sid.h"
+
+static int cart_add(struct store *h, const char *id, int item)
+{
+    return ops->cart(h, id, item, 1, false);
+}
+
+Test(store_memory, login_without_a_session_creates_one)
+{
+    char id[SID_LEN + 1];
+    start(60, 1000);
+    make_id(id, 100);
+    cr_assert_eq(ops->login(st, NULL, id, "alice"), 2);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    cr_assert_eq(out.count, 1, "created with count 0, then one view");
+    cr_assert_str_eq(out.user, "alice");
+    cr_assert_eq(out.cart[0] + out.cart[1] + out.cart[2], 0);
+    cr_assert_eq(store_memory_user_sessions("alice"), 1);
+    cr_assert_eq(ops->live(st), 1);
+}
+
+Test(store_memory, rotation_moves_everything_and_the_old_id_is_gone)
+{
+    char old[SID_LEN + 1], id[SID_LEN + 1];
+    start(60, 1000);
+    make_id(old, 101);
+    cr_assert_eq(ops->create(st, old, "pod-a", &out), 1);
+    cr_assert_str_eq(out.user, "");
+    cr_assert_eq(ops->set_value(st, old, "kept", 4, 1700000000, false), 1);
+    cr_assert_eq(cart_add(st, old, 2), 1);
+    cr_assert_eq(cart_add(st, old, 2), 1);
+    cr_assert_eq(ops->touch(st, old, "pod-a", &out), 1);
+    cr_assert_eq(sid_generate_sibling(old, id), 0);
+    cr_assert_eq(ops->login(st, old, id, "alice"), 1);
+    cr_assert_eq(ops->touch(st, old, "pod-a", &out), 0, "the old id must stop working");
+    cr_assert_eq(ops->destroy(st, old), 0);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    cr_assert_str_eq(out.id, id);
+    cr_assert_eq(out.count, 3);
+    cr_assert_str_eq(out.value, "kept");
+    cr_assert_eq(out.value_time, 1700000000);
+    cr_assert_eq(out.cart[2], 2);
+    cr_assert_str_eq(out.user, "alice");
+    cr_assert_eq(ops->live(st), 1);
+    cr_assert_eq(store_memory_user_sessions("alice"), 1);
+}
+
+Test(store_memory, rotation_keeps_the_absolute_end)
+{
+    char old[SID_LEN + 1], id[SID_LEN + 1];
+    start_aging(60, 100, 1000);
+    make_id(old, 102);
+    make_id(id, 103);
+    cr_assert_eq(ops->create(st, old, "pod-a", &out), 1);
+    advance_s(50);
+    cr_assert_eq(ops->login(st, old, id, "alice"), 1);
+    advance_s(49);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    advance_s(1);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0, "a rotation must not renew max_age");
+    cr_assert_eq(store_memory_user_sessions("alice"), 0);
+}
+
+Test(store_memory, login_onto_an_existing_id_changes_nothing)
+{
+    char old[SID_LEN + 1], taken[SID_LEN + 1];
+    start(60, 1000);
+    make_id(old, 104);
+    make_id(taken, 105);
+    cr_assert_eq(ops->create(st, old, "pod-a", &out), 1);
+    cr_assert_eq(ops->create(st, taken, "pod-a", &out), 1);
+    cr_assert_eq(ops->login(st, old, taken, "alice"), 0);
+    cr_assert_eq(ops->login(st, NULL, taken, "alice"), 0);
+    cr_assert_eq(ops->login(st, old, old, "alice"), 0);
+    cr_assert_eq(ops->touch(st, old, "pod-a", &out), 1);
+    cr_assert_str_eq(out.user, "");
+    cr_assert_eq(ops->touch(st, taken, "pod-a", &out), 1);
+    cr_assert_str_eq(out.user, "");
+    cr_assert_eq(store_memory_user_sessions("alice"), 0);
+}
+
+Test(store_memory, login_with_an_unknown_old_id_creates)
+{
+    char old[SID_LEN + 1], id[SID_LEN + 1];
+    start(60, 1000);
+    make_id(old, 106);
+    make_id(id, 107);
+    cr_assert_eq(ops->login(st, old, id, "bob"), 2);
+    cr_assert_eq(ops->touch(st, old, "pod-a", &out), 0, "an unknown id is never adopted");
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    cr_assert_str_eq(out.user, "bob");
+}
+
+Test(store_memory, login_again_moves_between_users)
+{
+    char a[SID_LEN + 1], b[SID_LEN + 1], c[SID_LEN + 1];
+    start(60, 1000);
+    make_id(a, 108);
+    make_id(b, 109);
+    make_id(c, 110);
+    cr_assert_eq(ops->login(st, NULL, a, "alice"), 2);
+    cr_assert_eq(ops->login(st, a, b, "bob"), 1);
+    cr_assert_eq(store_memory_user_sessions("alice"), 0);
+    cr_assert_eq(store_memory_user_sessions("bob"), 1);
+    cr_assert_eq(ops->login(st, b, c, "bob"), 1);
+    cr_assert_eq(store_memory_user_sessions("bob"), 1);
+    cr_assert_eq(ops->touch(st, c, "pod-a", &out), 1);
+    cr_assert_str_eq(out.user, "bob");
+    cr_assert_eq(ops->live(st), 1);
+}
+
+Test(store_memory, logout_deletes_one_session)
+{
+    char a[SID_LEN + 1], b[SID_LEN + 1];
+    long long ended = 99;
+    start(60, 1000);
+    make_id(a, 111);
+    make_id(b, 112);
+    cr_assert_eq(ops->logout(st, a, false, &ended), 0);
+    cr_assert_eq(ended, 0);
+    cr_assert_eq(ops->login(st, NULL, a, "alice"), 2);
+    cr_assert_eq(ops->login(st, NULL, b, "alice"), 2);
+    cr_assert_eq(ops->logout(st, a, false, &ended), 1);
+    cr_assert_eq(ended, 1);
+    cr_assert_eq(ops->touch(st, a, "pod-a", &out), 0);
+    cr_assert_eq(ops->touch(st, b, "pod-a", &out), 1);
+    cr_assert_eq(store_memory_user_sessions("alice"), 1);
+    cr_assert_eq(ops->logout(st, b, true, NULL), 1, "ended may be NULL");
+    cr_assert_eq(store_memory_user_sessions("alice"), 0);
+}
+
+Test(store_memory, logout_everywhere_ends_every_session_of_the_user)
+{
+    char id[SID_LEN + 1];
+    long long ended = 0;
+    start(60, 1000);
+    for (unsigned i = 0; i < 90; i++) {
+        make_id(id, 200 + i);
+        cr_assert_eq(ops->login(st, NULL, id, i % 10 == 0 ? "bob" : "alice"), 2);
+    }
+    make_id(id, 999);
+    cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    cr_assert_eq(store_memory_user_sessions("alice"), 81);
+    make_id(id, 201);
+    cr_assert_eq(ops->logout(st, id, true, &ended), 1);
+    cr_assert_eq(ended, 81);
+    cr_assert_eq(store_memory_user_sessions("alice"), 0);
+    cr_assert_eq(store_memory_user_sessions("bob"), 9);
+    cr_assert_eq(ops->live(st), 10, "bob's 9 and the anonymous one");
+    for (unsigned i = 0; i < 90; i++) {
+        make_id(id, 200 + i);
+        cr_assert_eq(ops->touch(st, id, "pod-a", &out), i % 10 == 0, "session %u", i);
+    }
+}
+
+Test(store_memory, logout_everywhere_of_an_anonymous_session_ends_only_it)
+{
+    char a[SID_LEN + 1], b[SID_LEN + 1];
+    long long ended = 0;
+    start(60, 1000);
+    make_id(a, 113);
+    make_id(b, 114);
+    cr_assert_eq(ops->create(st, a, "pod-a", &out), 1);
+    cr_assert_eq(ops->login(st, NULL, b, "alice"), 2);
+    cr_assert_eq(ops->logout(st, a, true, &ended), 1);
+    cr_assert_eq(ended, 1);
+    cr_assert_eq(ops->touch(st, b, "pod-a", &out), 1);
+}
+
+Test(store_memory, index_cleaned_on_expiry_destroy_and_eviction)
+{
+    char id[SID_LEN + 1];
+    start(60, 1000);
+    for (unsigned i = 0; i < 5; i++) {
+        make_id(id, 300 + i);
+        cr_assert_eq(ops->login(st, NULL, id, "alice"), 2);
+    }
+    make_id(id, 300);
+    cr_assert_eq(ops->destroy(st, id), 1);
+    cr_assert_eq(store_memory_user_sessions("alice"), 4, "destroy leaves the index");
+    make_id(id, 301);
+    advance_s(30);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    advance_s(30);
+    cr_assert_eq(ops->live(st), 1);
+    cr_assert_eq(store_memory_user_sessions("alice"), 1, "expiry leaves the index");
+    advance_s(60);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0);
+    cr_assert_eq(store_memory_user_sessions("alice"), 0);
+}
+
+Test(store_memory, index_cleaned_on_eviction)
+{
+    char id[SID_LEN + 1];
+    start(600, 50);
+    for (unsigned i = 0; i < 20; i++) {
+        make_id(id, 400 + i);
+        cr_assert_eq(ops->login(st, NULL, id, "alice"), 2);
+    }
+    for (unsigned i = 0; i < 2000; i++) {
+        make_id(id, 10000 + i);
+        cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    }
+    cr_assert_eq(store_memory_user_sessions("alice"), 0, "evicted sessions leave the index");
+    cr_assert_eq(ops->live(st), 50);
+}
+
+Test(store_memory, rotation_into_a_full_shard_evicts_and_keeps_the_cap)
+{
+    char id[SID_LEN + 1], cur[SID_LEN + 1], next[SID_LEN + 1];
+    start(600, 64); /* 64 shards of one entry: nearly every rotation crosses */
+    for (unsigned i = 0; i < 64; i++) {
+        make_id(id, 500 + i);
+        cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    }
+    make_id(cur, 500);
+    cr_assert_eq(ops->set_value(st, cur, "v", 1, 1, true), 1);
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(sid_generate_sibling(cur, next), 0);
+        cr_assert_eq(ops->login(st, cur, next, "alice"), 1, "round %d", i);
+        cr_assert_leq(ops->live(st), 64);
+        memcpy(cur, next, sizeof cur);
+    }
+    cr_assert_eq(ops->touch(st, cur, "pod-a", &out), 1);
+    cr_assert_str_eq(out.value, "v");
+    cr_assert_eq(store_memory_user_sessions("alice"), 1);
+}
+
+Test(store_memory, user_sessions_max_ends_the_oldest)
+{
+    char id[SID_LEN + 1];
+    start(600, 1000);
+    for (unsigned i = 0; i < USER_SESSIONS_MAX; i++) {
+        make_id(id, 600 + i);
+        cr_assert_eq(ops->login(st, NULL, id, "alice"), 2);
+    }
+    cr_assert_eq(store_memory_user_sessions("alice"), USER_SESSIONS_MAX);
+    make_id(id, 600 + USER_SESSIONS_MAX);
+    cr_assert_eq(ops->login(st, NULL, id, "alice"), 2);
+    cr_assert_eq(store_memory_user_sessions("alice"), USER_SESSIONS_MAX);
+    make_id(id, 600);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0, "the oldest login ended");
+    make_id(id, 601);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    /* A re-login makes 601 the newest: 602 is then the oldest. */
+    char next[SID_LEN + 1];
+    make_id(next, 5000);
+    cr_assert_eq(ops->login(st, id, next, "alice"), 1);
+    make_id(id, 5001);
+    cr_assert_eq(ops->login(st, NULL, id, "alice"), 2);
+    cr_assert_eq(ops->touch(st, next, "pod-a", &out), 1);
+    make_id(id, 602);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 0);
+    cr_assert_eq(store_memory_user_sessions("alice"), USER_SESSIONS_MAX);
+}
+
+Test(store_memory, cart_ops_and_limits)
+{
+    char id[SID_LEN + 1], fresh[SID_LEN + 1];
+    start(60, 1000);
+    make_id(id, 700);
+    make_id(fresh, 701);
+    cr_assert_eq(ops->cart(st, id, 0, 1, false), 0);
+    cr_assert_eq(ops->live(st), 0);
+    cr_assert_eq(ops->cart(st, fresh, 1, 1, true), 1);
+    cr_assert_eq(ops->touch(st, fresh, "pod-a", &out), 1);
+    cr_assert_eq(out.count, 1, "cart-created with count 0");
+    cr_assert_eq(out.cart[1], 1);
+    cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    for (int i = 0; i < CART_LINES_MAX; i++)
+        cr_assert_eq(cart_add(st, id, i), 1);
+    cr_assert_eq(cart_add(st, id, CART_LINES_MAX), 2, "a line too many");
+    for (int i = 1; i < CART_QTY_MAX; i++)
+        cr_assert_eq(cart_add(st, id, 0), 1);
+    cr_assert_eq(cart_add(st, id, 0), 2, "one too many");
+    cr_assert_eq(ops->cart(st, id, 1, -1, false), 1);
+    cr_assert_eq(ops->cart(st, id, 1, -1, false), 1, "removing an absent item: a no-op");
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+    int want[CART_ITEMS] = {CART_QTY_MAX, 0, 1, 1, 1, 0};
+    cr_assert_arr_eq(out.cart, want, sizeof want);
+}
+
+Test(store_memory, cart_refreshes_the_idle_ttl)
+{
+    char id[SID_LEN + 1];
+    start(60, 1000);
+    make_id(id, 702);
+    cr_assert_eq(ops->create(st, id, "pod-a", &out), 1);
+    advance_s(50);
+    cr_assert_eq(cart_add(st, id, 0), 1);
+    advance_s(50);
+    cr_assert_eq(ops->touch(st, id, "pod-a", &out), 1);
+}
+
+#define CART_THREADS 10
+#define CART_ADDS 10
+
+static char cart_id[SID_LEN + 1];
+
+struct cart_worker {
+    pthread_t tid;
+    int item, done, refused, failures;
+};
+
+static void *cart_adder(void *arg)
+{
+    struct cart_worker *w = arg;
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct store *h = ops->open(&cfg);
+    for (int i = 0; i < CART_ADDS; i++) {
+        int rc = ops->cart(h, cart_id, w->item, 1, false);
+        w->done += rc == 1;
+        w->refused += rc == 2;
+        w->failures += rc != 1 && rc != 2;
+    }
+    ops->close(h);
+    return NULL;
+}
+
+static void run_cart_workers(struct cart_worker *w, int n)
+{
+    for (int i = 0; i < n; i++)
+        pthread_create(&w[i].tid, NULL, cart_adder, &w[i]);
+    for (int i = 0; i < n; i++) {
+        pthread_join(w[i].tid, NULL);
+        cr_assert_eq(w[i].failures, 0);
+    }
+}
+
+Test(store_memory, concurrent_cart_adds_lose_nothing)
+{
+    struct cart_worker w[CART_THREADS] = {0};
+    start(60, 1000);
+    make_id(cart_id, 703);
+    cr_assert_eq(ops->create(st, cart_id, "pod-a", &out), 1);
+    for (int i = 0; i < CART_THREADS; i++)
+        w[i].item = i % 4; /* items 0..3 get 30, 30, 20, 20 */
+    run_cart_workers(w, CART_THREADS);
+    cr_assert_eq(ops->touch(st, cart_id, "pod-a", &out), 1);
+    int want[CART_ITEMS] = {30, 30, 20, 20, 0, 0};
+    cr_assert_arr_eq(out.cart, want, sizeof want);
+}
+
+Test(store_memory, concurrent_cart_adds_stop_exactly_at_the_limit)
+{
+    struct cart_worker w[CART_THREADS] = {0};
+    start(60, 1000);
+    make_id(cart_id, 704);
+    cr_assert_eq(ops->create(st, cart_id, "pod-a", &out), 1);
+    run_cart_workers(w, CART_THREADS); /* 100 adds of item 0 */
+    int done = 0, refused = 0;
+    for (int i = 0; i < CART_THREADS; i++)
+        done += w[i].done, refused += w[i].refused;
+    cr_assert_eq(done, CART_QTY_MAX);
+    cr_assert_eq(refused, CART_THREADS * CART_ADDS - CART_QTY_MAX);
+    cr_assert_eq(ops->touch(st, cart_id, "pod-a", &out), 1);
+    cr_assert_eq(out.cart[0], CART_QTY_MAX);
+}
+
+/* Rotation while others touch: the rotator publishes each new id after its
+ * login; touchers use the latest. No view may be lost across a re-key, and
+ * right after a rotation the old id is gone. */
+#define ROTATIONS 3000
+#define ROT_TOUCHERS 4
+
+static char rot_ids[2][SID_LEN + 1];
+static atomic_int rot_cur;
+static atomic_bool rot_done;
+
+struct rot_toucher {
+    pthread_t tid;
+    long long ok;
+};
+
+static void *rot_touch(void *arg)
+{
+    struct rot_toucher *w = arg;
+    static _Thread_local struct session s;
+    static _Thread_local char id[SID_LEN + 1];
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct store *h = ops->open(&cfg);
+    while (!atomic_load(&rot_done)) {
+        /* Copied under no lock: a torn id is just an unknown id (0). */
+        memcpy(id, rot_ids[atomic_load(&rot_cur)], sizeof id);
+        w->ok += ops->touch(h, id, "pod-a", &s) == 1;
+    }
+    ops->close(h);
+    return NULL;
+}
+
+Test(store_memory, concurrent_rotation_and_touches_lose_no_view)
+{
+    struct rot_toucher w[ROT_TOUCHERS] = {0};
+    int stale = 0;
+    start(600, 1000);
+    make_id(rot_ids[0], 800);
+    atomic_store(&rot_cur, 0);
+    atomic_store(&rot_done, false);
+    cr_assert_eq(ops->create(st, rot_ids[0], "pod-a", &out), 1);
+    for (int i = 0; i < ROT_TOUCHERS; i++)
+        pthread_create(&w[i].tid, NULL, rot_touch, &w[i]);
+    for (int r = 0; r < ROTATIONS; r++) {
+        int c = atomic_load(&rot_cur), n = 1 - c;
+        char old[SID_LEN + 1];
+        memcpy(old, rot_ids[c], sizeof old);
+        cr_assert_eq(sid_generate_sibling(old, rot_ids[n]), 0);
+        cr_assert_eq(ops->login(st, old, rot_ids[n], r % 2 ? "alice" : "bob"), 1, "rotation %d", r);
+        atomic_store(&rot_cur, n);
+        stale += ops->cart(st, old, 0, -1, false) != 0;
+    }
+    atomic_store(&rot_done, true);
+    long long ok = 0;
+    for (int i = 0; i < ROT_TOUCHERS; i++) {
+        pthread_join(w[i].tid, NULL);
+        ok += w[i].ok;
+    }
+    cr_assert_eq(stale, 0, "an old id still worked after its rotation");
+    cr_assert_eq(ops->touch(st, rot_ids[atomic_load(&rot_cur)], "pod-a", &out), 1);
+    cr_assert_eq(out.count, 1 + ok + 1, "count %lld, views %lld", out.count, ok);
+    cr_assert_eq(ops->live(st), 1);
+    cr_assert_eq(store_memory_user_sessions("alice") + store_memory_user_sessions("bob"), 1);
+}
+
+/* Everything at once on a small id space, then the index must agree with
+ * the table: every session it lists is live and its user's. */
+#define MIX_THREADS 4
+#define MIX_OPS 20000
+#define MIX_IDS 64
+
+static const char *const mix_users[] = {"alice", "bob", "carol"};
+
+static void *mix_worker(void *arg)
+{
+    struct worker *w = arg;
+    static _Thread_local struct session s;
+    char a[SID_LEN + 1], b[SID_LEN + 1];
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct store *h = ops->open(&cfg);
+    unsigned x = w->base * 2654435761u + 1;
+    for (int i = 0; i < MIX_OPS; i++) {
+        x = x * 1103515245u + 12345u;
+        make_id(a, (x >> 8) % MIX_IDS);
+        make_id(b, (x >> 16) % MIX_IDS);
+        const char *u = mix_users[(x >> 24) % 3];
+        switch ((x >> 28) % 8) {
+        case 0: w->failures += ops->login(h, a, b, u) < 0; break;
+        case 1: w->failures += ops->login(h, NULL, b, u) < 0; break;
+        case 2: w->failures += ops->logout(h, a, (x & 1) != 0, NULL) < 0; break;
+        case 3: w->failures += ops->cart(h, a, (int)(x % CART_ITEMS), (x & 2) ? 1 : -1, true) < 0; break;
+        case 4: w->failures += ops->destroy(h, a) < 0; break;
+        case 5: w->failures += ops->create(h, a, "pod-a", &s) < 0; break;
+        default: w->failures += ops->touch(h, a, "pod-a", &s) < 0; break;
+        }
+        if (i % 1000 == 0)
+            advance_s(1);
+    }
+    ops->close(h);
+    return NULL;
+}
+
+Test(store_memory, concurrent_mix_keeps_the_index_consistent)
+{
+    struct worker w[MIX_THREADS] = {0};
+    char id[SID_LEN + 1];
+    start(30, 48); /* a cap below the id space: evictions too */
+    for (int i = 0; i < MIX_THREADS; i++) {
+        w[i].base = (unsigned)i + 1;
+        pthread_create(&w[i].tid, NULL, mix_worker, &w[i]);
+    }
+    for (int i = 0; i < MIX_THREADS; i++) {
+        pthread_join(w[i].tid, NULL);
+        cr_assert_eq(w[i].failures, 0);
+    }
+    long per_user[3] = {0};
+    for (unsigned i = 0; i < MIX_IDS; i++) {
+        make_id(id, i);
+        if (ops->touch(st, id, "pod-a", &out) != 1 || !out.user[0])
+            continue;
+        for (int u = 0; u < 3; u++)
+            per_user[u] += strcmp(out.user, mix_users[u]) == 0;
+    }
+    for (int u = 0; u < 3; u++)
+        cr_assert_eq(store_memory_user_sessions(mix_users[u]), per_user[u], "%s", mix_users[u]);
+}
