@@ -56,13 +56,20 @@ void routes_ctx_fini(struct route_ctx *ctx)
     ctx->st = NULL;
 }
 
+/* Marks the start of a store call (STORE_CALL). Returns 0. */
+static int store_start(struct route_ctx *ctx)
+{
+    ctx->t0 = clock_mono_ns();
+    return 0;
+}
+
 /* Books a finished store call: latency, errors, and one log line when the
  * store starts or stops failing. Returns rc. */
-static int store_done(struct route_ctx *ctx, int rc, long long t0)
+static int store_done(struct route_ctx *ctx, int rc)
 {
     /* A store that flaps on every request still writes a line a second. */
     static struct log_limit lim_down = LOG_LIMIT_INIT, lim_up = LOG_LIMIT_INIT;
-    metrics_store_latency(clock_mono_ns() - t0);
+    metrics_store_latency(clock_mono_ns() - ctx->t0);
     if (rc < 0) {
         metrics_store_error();
         if (__atomic_exchange_n(&store_failing, 1, __ATOMIC_RELAXED) == 0)
@@ -74,6 +81,10 @@ static int store_done(struct route_ctx *ctx, int rc, long long t0)
     }
     return rc;
 }
+
+/* One store call, timed and booked: the comma operator starts the clock
+ * before the call is evaluated. */
+#define STORE_CALL(ctx, call) store_done((ctx), (store_start(ctx), (call)))
 
 static bool is_get(const struct request *rq)
 {
@@ -173,8 +184,7 @@ static int session_create(struct route_ctx *ctx)
     for (int i = 0; i < CREATE_TRIES; i++) {
         if (new_session_id(ctx, NULL) < 0)
             return -1;
-        long long t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
+        int rc = STORE_CALL(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess));
         if (rc < 0)
             return -1;
         if (rc == 1) {
@@ -193,8 +203,7 @@ static int session_view(struct route_ctx *ctx, const struct request *rq, struct 
 {
     memset(&ctx->sess, 0, offsetof(struct session, value));
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->touch(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess), t0);
+        int rc = STORE_CALL(ctx, ctx->ops->touch(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess));
         if (rc < 0)
             return -1;
         if (rc == 1) {
@@ -211,10 +220,14 @@ static int session_view(struct route_ctx *ctx, const struct request *rq, struct 
 static void route_view(struct route_ctx *ctx, const struct request *rq,
                        struct response *resp, bool json)
 {
-    if (!is_get(rq))
-        return method_not_allowed(ctx, resp, ALLOW_GET);
-    if (session_view(ctx, rq, resp) < 0)
-        return store_unavailable(ctx, resp, json);
+    if (!is_get(rq)) {
+        method_not_allowed(ctx, resp, ALLOW_GET);
+        return;
+    }
+    if (session_view(ctx, rq, resp) < 0) {
+        store_unavailable(ctx, resp, json);
+        return;
+    }
     resp->status = 200;
     resp->no_store = true;
     resp->content_type = json ? CT_JSON : CT_HTML;
@@ -262,15 +275,13 @@ static int store_value(struct route_ctx *ctx, const struct request *rq,
 {
     long long now = (long long)time(NULL);
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, false), t0);
+        int rc = STORE_CALL(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, false));
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
     if (new_session_id(ctx, NULL) < 0)
         return -1;
-    long long t0 = clock_mono_ns();
-    if (store_done(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, true), t0) < 0)
+    if (STORE_CALL(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, true)) < 0)
         return -1;
     metrics_session_created();
     set_session_cookie(ctx, rq, resp, false);
@@ -320,13 +331,19 @@ static void route_set(struct route_ctx *ctx, const struct request *rq,
         return;
     size_t vlen = 0;
     enum form_result fr = form_get(ctx->in, (size_t)len, "value", ctx->value, sizeof ctx->value, &vlen);
-    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && vlen > VALUE_MAX))
-        return reply(ctx, resp, 413, "Value Too Large", "A session value may be at most 4096 bytes.");
-    if (fr != FORM_FOUND)
-        return reply(ctx, resp, 400, "Bad Request",
-                     fr == FORM_ABSENT ? "The form has no field named value." : BAD_ESCAPE);
-    if (store_value(ctx, rq, resp, vlen) < 0)
-        return store_unavailable(ctx, resp, false);
+    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && vlen > VALUE_MAX)) {
+        reply(ctx, resp, 413, "Value Too Large", "A session value may be at most 4096 bytes.");
+        return;
+    }
+    if (fr != FORM_FOUND) {
+        reply(ctx, resp, 400, "Bad Request",
+              fr == FORM_ABSENT ? "The form has no field named value." : BAD_ESCAPE);
+        return;
+    }
+    if (store_value(ctx, rq, resp, vlen) < 0) {
+        store_unavailable(ctx, resp, false);
+        return;
+    }
     redirect_home(resp);
 }
 
@@ -342,8 +359,7 @@ static int session_login(struct route_ctx *ctx, const struct request *rq, const 
     for (int i = 0; i < CREATE_TRIES; i++) {
         if (new_session_id(ctx, has_old ? old : NULL) < 0)
             return -1;
-        long long t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->login(ctx->st, has_old ? old : NULL, ctx->id, user), t0);
+        int rc = STORE_CALL(ctx, ctx->ops->login(ctx->st, has_old ? old : NULL, ctx->id, user));
         if (rc < 0)
             return -1;
         if (rc > 0) {
@@ -368,12 +384,18 @@ static void route_login(struct route_ctx *ctx, const struct request *rq, FCGX_St
     char user[USER_MAX + 2];
     size_t ulen = 0;
     enum form_result fr = form_get(ctx->in, (size_t)len, "user", user, sizeof user, &ulen);
-    if (fr == FORM_MALFORMED)
-        return reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
-    if (fr != FORM_FOUND || !user_name_valid(user, ulen))
-        return reply(ctx, resp, 400, "Bad Request", USER_RULE);
-    if (session_login(ctx, rq, user) < 0)
-        return store_unavailable(ctx, resp, false);
+    if (fr == FORM_MALFORMED) {
+        reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
+        return;
+    }
+    if (fr != FORM_FOUND || !user_name_valid(user, ulen)) {
+        reply(ctx, resp, 400, "Bad Request", USER_RULE);
+        return;
+    }
+    if (session_login(ctx, rq, user) < 0) {
+        store_unavailable(ctx, resp, false);
+        return;
+    }
     set_session_cookie(ctx, rq, resp, false);
     redirect_home(resp);
 }
@@ -387,17 +409,23 @@ static void route_logout(struct route_ctx *ctx, const struct request *rq, FCGX_S
     char all[4];
     size_t alen = 0;
     enum form_result fr = form_get(ctx->in, (size_t)len, "all", all, sizeof all, &alen);
-    if (fr == FORM_MALFORMED)
-        return reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
-    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && (alen != 1 || (all[0] != '0' && all[0] != '1'))))
-        return reply(ctx, resp, 400, "Bad Request",
-                     "The field all is 1 (log out everywhere) or 0.");
+    if (fr == FORM_MALFORMED) {
+        reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
+        return;
+    }
+    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && (alen != 1 || (all[0] != '0' && all[0] != '1')))) {
+        reply(ctx, resp, 400, "Bad Request",
+              "The field all is 1 (log out everywhere) or 0.");
+        return;
+    }
     bool everywhere = fr == FORM_FOUND && all[0] == '1';
     if (cookie_session_id(ctx, rq)) {
-        long long ended = 0, t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->logout(ctx->st, ctx->id, everywhere, &ended), t0);
-        if (rc < 0)
-            return store_unavailable(ctx, resp, false);
+        long long ended = 0;
+        int rc = STORE_CALL(ctx, ctx->ops->logout(ctx->st, ctx->id, everywhere, &ended));
+        if (rc < 0) {
+            store_unavailable(ctx, resp, false);
+            return;
+        }
         if (rc == 1) {
             metrics_logout();
             metrics_sessions_revoked(ended - 1);
@@ -436,15 +464,13 @@ static int cart_change(struct route_ctx *ctx, const struct request *rq, struct r
                        int item, int delta)
 {
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->cart(ctx->st, ctx->id, item, delta, false), t0);
+        int rc = STORE_CALL(ctx, ctx->ops->cart(ctx->st, ctx->id, item, delta, false));
         if (rc != 0)
             return rc;
     }
     if (new_session_id(ctx, NULL) < 0)
         return -1;
-    long long t0 = clock_mono_ns();
-    int rc = store_done(ctx, ctx->ops->cart(ctx->st, ctx->id, item, delta, true), t0);
+    int rc = STORE_CALL(ctx, ctx->ops->cart(ctx->st, ctx->id, item, delta, true));
     if (rc < 0)
         return -1;
     metrics_session_created();
@@ -460,26 +486,35 @@ static void route_cart(struct route_ctx *ctx, const struct request *rq, FCGX_Str
     if (len < 0 || cart_form(ctx, resp, (size_t)len, &item, &delta) < 0)
         return;
     int rc = cart_change(ctx, rq, resp, item, delta);
-    if (rc < 0)
-        return store_unavailable(ctx, resp, false);
-    if (rc == 2)
-        return reply(ctx, resp, 409, "Conflict",
-                     "A cart holds at most " STR(CART_LINES_MAX) " different items and "
-                     STR(CART_QTY_MAX) " of each; nothing was changed.");
+    if (rc < 0) {
+        store_unavailable(ctx, resp, false);
+        return;
+    }
+    if (rc == 2) {
+        reply(ctx, resp, 409, "Conflict",
+              "A cart holds at most " STR(CART_LINES_MAX) " different items and "
+              STR(CART_QTY_MAX) " of each; nothing was changed.");
+        return;
+    }
     redirect_home(resp);
 }
 
 static void route_clear(struct route_ctx *ctx, const struct request *rq, struct response *resp)
 {
-    if (!is_get(rq) && strcmp(rq->method, "POST") != 0)
-        return method_not_allowed(ctx, resp, "GET, HEAD, POST");
-    if (request_cross_site(rq))
-        return reply(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
+    if (!is_get(rq) && strcmp(rq->method, "POST") != 0) {
+        method_not_allowed(ctx, resp, "GET, HEAD, POST");
+        return;
+    }
+    if (request_cross_site(rq)) {
+        reply(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
+        return;
+    }
     if (cookie_session_id(ctx, rq)) {
-        long long t0 = clock_mono_ns();
-        int rc = store_done(ctx, ctx->ops->destroy(ctx->st, ctx->id), t0);
-        if (rc < 0)
-            return store_unavailable(ctx, resp, false);
+        int rc = STORE_CALL(ctx, ctx->ops->destroy(ctx->st, ctx->id));
+        if (rc < 0) {
+            store_unavailable(ctx, resp, false);
+            return;
+        }
         if (rc == 1)
             metrics_session_destroyed();
     }
@@ -504,8 +539,7 @@ static void route_readyz(struct route_ctx *ctx, struct response *resp)
  * open) so sessionlab_store_up is the state at scrape time. */
 static void route_metrics(struct route_ctx *ctx, struct response *resp)
 {
-    long long t0 = clock_mono_ns();
-    bool up = store_done(ctx, ctx->ops->ping(ctx->st), t0) >= 0;
+    bool up = STORE_CALL(ctx, ctx->ops->ping(ctx->st)) >= 0;
     reply_text(ctx, resp, 200, "");
     resp->content_type = CT_METRICS;
     metrics_render(&ctx->body, ctx->ops->name, ctx->ops->live(ctx->st), up);
@@ -547,24 +581,34 @@ static void dispatch(struct route_ctx *ctx, enum route_id r, const struct reques
     switch (r) {
     case ROUTE_ROOT:
     case ROUTE_API:
-        return route_view(ctx, rq, resp, r == ROUTE_API);
+        route_view(ctx, rq, resp, r == ROUTE_API);
+        break;
     case ROUTE_SET:
-        return route_set(ctx, rq, in, resp);
+        route_set(ctx, rq, in, resp);
+        break;
     case ROUTE_CLEAR:
-        return route_clear(ctx, rq, resp);
+        route_clear(ctx, rq, resp);
+        break;
     case ROUTE_LOGIN:
-        return route_login(ctx, rq, in, resp);
+        route_login(ctx, rq, in, resp);
+        break;
     case ROUTE_LOGOUT:
-        return route_logout(ctx, rq, in, resp);
+        route_logout(ctx, rq, in, resp);
+        break;
     case ROUTE_CART:
-        return route_cart(ctx, rq, in, resp);
+        route_cart(ctx, rq, in, resp);
+        break;
     case ROUTE_OTHER:
-        return reply(ctx, resp, rq->path_too_long ? 414 : 404, "Not Found",
-                     "There is nothing at this address.");
+        reply(ctx, resp, rq->path_too_long ? 414 : 404, "Not Found",
+              "There is nothing at this address.");
+        break;
     default:
-        if (!is_get(rq))
-            return method_not_allowed(ctx, resp, ALLOW_GET);
-        return route_simple(ctx, r, resp);
+        if (!is_get(rq)) {
+            method_not_allowed(ctx, resp, ALLOW_GET);
+            return;
+        }
+        route_simple(ctx, r, resp);
+        break;
     }
 }
 

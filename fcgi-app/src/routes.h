@@ -19,6 +19,7 @@ struct route_ctx {
     const struct config *cfg;
     const struct store_ops *ops;
     struct store *st;
+    long long t0;               /* start of the store call in progress (ns) */
     struct session sess;
     char id[SID_LEN + 1];
     struct buf body;
