@@ -33,6 +33,7 @@
 LAB_SOURCES=${LAB_SOURCES:-4}          # client IPs
 LAB_CLIENTS_PER_SOURCE=${LAB_CLIENTS_PER_SOURCE:-2}
 LAB_EVENT_FACTOR=${LAB_EVENT_FACTOR:-40} # event rows run this many times -n
+LAB_CART=${LAB_CART:-3}                # items each user puts in its cart first
 LAB_ROWS_JSON=()                       # one JSON object per finished row
 LAB_PROBE_PIDS=()
 LAB_ROW_DIR=""
@@ -53,13 +54,15 @@ lab_call() {
 }
 
 # Starts one probe per client source in the background, JSON into
-# LAB_ROW_DIR/probe-SOURCE.json. Args: requests per client, value.
+# LAB_ROW_DIR/probe-SOURCE.json. Args: requests per client, value. Every
+# user first logs in (user k of source s as lab-sS-k: one name per user of
+# the row) and puts LAB_CART items in its cart; every read then checks both.
 lab_probes_start() {
     local n=$1 value=$2 s
     LAB_PROBE_PIDS=()
     for (( s = 0; s < LAB_SOURCES; s++ )); do
         lab_call probe "$s" -n "$n" --clients "$LAB_CLIENTS_PER_SOURCE" \
-            --set-value "$value" --json --trace \
+            --set-value "$value" --login "lab-s$s" --cart "$LAB_CART" --json --trace \
             >"$LAB_ROW_DIR/probe-$s.json" 2>"$LAB_ROW_DIR/probe-$s.err" &
         LAB_PROBE_PIDS+=("$!")
     done
@@ -163,7 +166,11 @@ LAB_JQ_VERDICT='
       | {at_event: ($t0 > 0 and $before != null and ($after | length) > 0),
          moved: ($t0 > 0 and $before != null and ($after | any(.[2] != $before[2]))),
          after_done: ($t1 > 0 and ($tr | any(.[3] > $t1))),
-         lost: ($u.id_changes > 0 or $u.count_resets > 0)})) as $ev
+         lost: ($u.id_changes > 0 or $u.count_resets > 0),
+         # A session kept keeps its log-in and cart; a session lost loses
+         # both (the replica that answers has a new, empty session).
+         login_odd: (($u.stayed_logged_in == true) == ($u.id_changes > 0 or $u.count_resets > 0)),
+         cart_odd: (($u.cart_intact == true) == ($u.id_changes > 0 or $u.count_resets > 0))})) as $ev
   | {
       clients: $nc,
       requests: ($c | map(.requests) | add),
@@ -181,6 +188,10 @@ LAB_JQ_VERDICT='
       final_count_min: ($c | map(.final_count) | min),
       final_count_max: ($c | map(.final_count) | max),
       clients_value_kept: ($c | map(select(.value_kept == true)) | length),
+      clients_logged_in: ($c | map(select(.stayed_logged_in == true)) | length),
+      clients_cart_intact: ($c | map(select(.cart_intact == true)) | length),
+      login_not_as_session: ($ev | map(select(.login_odd)) | length),
+      cart_not_as_session: ($ev | map(select(.cart_odd)) | length),
       clients_continuous: ($c | map(select(.continuous)) | length),
       clients_session_lost: ($lost | length),
       clients_on_victim: ($onvictim | length),
@@ -262,14 +273,37 @@ LAB_JQ_VERDICT='
         if ($moved_all_lost | not) then "\($f.clients_moved - $f.moved_lost) moved users kept their session" else empty end,
         if $f.unmoved_lost != 0 then "\($f.unmoved_lost) users lost their session without moving" else empty end ]
     else [ "unknown row kind \($kind)" ] end) as $bad
+  # The log-in and the cart: kept by everyone where sessions are kept, by
+  # nobody in round robin over memory, and in every row exactly by the users
+  # who kept their session.
+  | (["single", "sticky", "restart", "spread_kept", "kill_redis", "snat_one_host", "snat_spread",
+      "snat_cookie", "rollout_kept", "scale_kept", "scale_stays"] | any(. == $kind)) as $keeps
+  | ($bad
+     + (if $keeps then
+          [ if $f.clients_logged_in != $nc then "\($nc - $f.clients_logged_in) of \($nc) users logged out" else empty end,
+            if $f.clients_cart_intact != $nc then "\($nc - $f.clients_cart_intact) of \($nc) carts lost" else empty end ]
+        elif $kind == "spread_lost" then
+          [ if $f.clients_logged_in != 0 then "\($f.clients_logged_in) of \($nc) users stayed logged in" else empty end,
+            if $f.clients_cart_intact != 0 then "\($f.clients_cart_intact) of \($nc) carts intact" else empty end ]
+        else [] end)
+     + [ if $f.login_not_as_session != 0 then "\($f.login_not_as_session) of \($nc) users logged in or out unlike their session" else empty end,
+         if $f.cart_not_as_session != 0 then "\($f.cart_not_as_session) of \($nc) carts kept or lost unlike their session" else empty end ]) as $bad
   | ($bad + (if $f.errors != 0 then ["\($f.errors) requests failed after retries"] else [] end)) as $bad
   # A row with no fault must need no retry either: a retry would hide a 502
   # from the server itself (nothing restarts, nothing is killed).
   | ($bad + (if $event == "" and $f.retries != 0 then ["\($f.retries) retries with no fault injected"] else [] end)) as $bad
-  | {
+  # The two columns as the lab words them: "8/8" kept, "logged out 8/8",
+  # "cart lost 8/8", or both counts when some kept and some lost.
+  | def kept_text($kept; $lost_word):
+      ($nc - $kept) as $l
+      | if $l == 0 then "\($kept)/\($nc)" elif $kept == 0 then "\($lost_word) \($l)/\($nc)"
+        else "\($kept)/\($nc), \($lost_word) \($l)/\($nc)" end;
+    {
       step: $step, kind: $kind, setup: $setup, event: (if $event == "" then null else $event end),
       victim: (if $victim == "" then null else $victim end),
       requests_per_client: ($n | tonumber), seconds: ($secs | tonumber),
+      logged_in: kept_text($f.clients_logged_in; "logged out"),
+      cart: kept_text($f.clients_cart_intact; "cart lost"),
       expected: $expected, facts: $f, pass: ($bad | length == 0), mismatches: $bad
     }'
 
@@ -284,23 +318,23 @@ _lab_marks_json() {
 
 lab_expected_text() {
     case $1 in
-        single)      echo "same id, same host, count 1..N, value kept" ;;
-        spread_lost) echo "hosts change, id changes, count resets" ;;
-        sticky)      echo "one host per client, session kept" ;;
-        restart)     echo "same id and host across the app restart, count never resets, value kept" ;;
-        spread_kept) echo "hosts change, session, count and value kept" ;;
-        kill_memory) echo "sessions on the killed replica lost (those still running), all others kept" ;;
-        kill_redis)  echo "no session lost, 0 first-try 5xx" ;;
-        snat_one_host) echo "every user on one replica (share 100 %), sessions kept" ;;
-        snat_spread) echo "shares within a few points of 1/n (max/mean <= 1.15), sessions kept" ;;
-        snat_cookie) echo "users spread by cookie, one replica each, sessions kept" ;;
-        rollout_lost) echo "every user that moved lost the session; by the end, all of them" ;;
-        rollout_kept) echo "everyone moved, 0 sessions lost, 0 failed requests, 0 first-try 5xx" ;;
-        scale_moves) echo "about 1/4 of users move to the new replica and lose their session" ;;
-        scale_stays) echo "no user moves, no session lost" ;;
-        scale_moved_lost) echo "users the hash moves to the new replica lose their session, the others keep it" ;;
-        scale_kept)  echo "0 sessions lost, 0 failed requests, 0 first-try 5xx" ;;
-        scale_down_lost) echo "users of the removed replica move and lose their session; others kept" ;;
+        single)      echo "same id, same host, count 1..N, value, log-in and cart kept" ;;
+        spread_lost) echo "hosts change, id changes, count resets, logged out, cart lost" ;;
+        sticky)      echo "one host per client, session, log-in and cart kept" ;;
+        restart)     echo "same id and host across the app restart, count never resets, value, log-in and cart kept" ;;
+        spread_kept) echo "hosts change, session, count, value, log-in and cart kept" ;;
+        kill_memory) echo "sessions on the killed replica lost (those still running) with log-in and cart, all others kept" ;;
+        kill_redis)  echo "no session, log-in or cart lost, 0 first-try 5xx" ;;
+        snat_one_host) echo "every user on one replica (share 100 %), sessions, log-ins and carts kept" ;;
+        snat_spread) echo "shares within a few points of 1/n (max/mean <= 1.15), sessions, log-ins and carts kept" ;;
+        snat_cookie) echo "users spread by cookie, one replica each, sessions, log-ins and carts kept" ;;
+        rollout_lost) echo "every user that moved lost the session, log-in and cart; by the end, all of them" ;;
+        rollout_kept) echo "everyone moved, 0 sessions, log-ins or carts lost, 0 failed requests, 0 first-try 5xx" ;;
+        scale_moves) echo "about 1/4 of users move to the new replica and lose their session, log-in and cart" ;;
+        scale_stays) echo "no user moves, no session, log-in or cart lost" ;;
+        scale_moved_lost) echo "users the hash moves to the new replica lose their session, log-in and cart, the others keep them" ;;
+        scale_kept)  echo "0 sessions, log-ins or carts lost, 0 failed requests, 0 first-try 5xx" ;;
+        scale_down_lost) echo "users of the removed replica move and lose their session, log-in and cart; others kept" ;;
     esac
 }
 
@@ -451,13 +485,13 @@ lab_print_markdown() {
                   | if ($h | length) == 0 then "-"
                     else ([$h | to_entries[] | "\(.key) \(.value * 100 / $all | round) %"] | join(", "))
                          + (if ($h | length) > 1 then "; max/mean \(.spread_max_over_mean)" else "" end) end;
-      "| step | setup | N | hosts seen | id changes | count vs requests | value kept | errors | load spread | event | expected | result |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "| step | setup | N | hosts seen | id changes | count vs requests | value kept | logged in | cart | errors | load spread | event | expected | result |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
       (.[] | . as $r | (.facts // {}) as $f |
         "| \(.step) | \(.setup) | \(.requests_per_client // "-") | "
         + (if .facts then
-             "\($f | hosts) | \($f | ids) | \($f | counts) | \($f.clients_value_kept)/\($f.clients) | \($f | errors) | \($f | spread) | "
-           else "- | - | - | - | - | - | " end)
+             "\($f | hosts) | \($f | ids) | \($f | counts) | \($f.clients_value_kept)/\($f.clients) | \(.logged_in // "-") | \(.cart // "-") | \($f | errors) | \($f | spread) | "
+           else "- | - | - | - | - | - | - | - | " end)
         + "\(.event // "-")"
         + (if .kind == "kill_memory" and .facts then "; sessions lost \($f.clients_session_lost), \($f.clients_on_victim) clients were on it" else "" end)
         + " | \(.expected) | "

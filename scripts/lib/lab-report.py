@@ -11,8 +11,11 @@ host index, unix ms], ...]), and an optional events.txt ("UNIX_MS LABEL" per
 line: a kill, a rollout step, a scale event). The chart: x the request number
 of each user, y the Access Count it saw, one line per user coloured by the
 replica that answered, a red mark where the count fell (the session was
-lost), a dashed line at each event. One self-contained file: inline SVG and
-CSS, no script, nothing fetched when it is opened.
+lost), a dashed line at each event. The table's "logged in" and "cart"
+columns are each row's own words from results.json ("8/8": every user kept
+it; "logged out 8/8", "cart lost 8/8": every user lost it). One
+self-contained file: inline SVG and CSS, no script, nothing fetched when it
+is opened.
 """
 
 import html
@@ -231,18 +234,21 @@ def row_html(out, row):
             f'<p>Expected: {esc(row.get("expected"))}. Result: <b class="{"ok" if row.get("pass") else "bad"}">'
             f'{esc(verdict)}</b>. Event: {esc(row.get("event") or "none")}. '
             f'{esc(facts.get("clients", 0))} users, {esc(facts.get("requests", 0))} requests. '
+            f'Logged in and cart: {esc(row.get("logged_in") or "-")}; {esc(row.get("cart") or "-")}. '
             f'Load spread: {spread_text(users)}.</p>'
             f'{chart(users, row_events(rdir))}</section>')
 
 
 def table_html(rows):
     head = ("<tr><th>step</th><th>setup</th><th>hosts seen</th><th>id changes</th>"
+            "<th>logged in</th><th>cart</th>"
             "<th>errors</th><th>event</th><th>expected</th><th>result</th></tr>")
     lines = [head]
     for r in rows:
         f = r.get("facts") or {}
         lines.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in (
             r.get("step"), r.get("setup"), ", ".join(f.get("hosts") or []), f.get("id_changes", "-"),
+            r.get("logged_in") or "-", r.get("cart") or "-",
             f.get("errors", "-"), r.get("event") or "-", r.get("expected"),
             "skipped" if r.get("skipped") else "ok" if r.get("pass") else "MISMATCH")) + "</tr>")
     return "<table>" + "".join(lines) + "</table>"

@@ -3,8 +3,9 @@
 // output directory written here in the probes' own JSON shape (two rows: a
 // round robin that loses sessions, and a kill mid-run), rendered to HTML by
 // the report script, opened in Chromium from file:// with every other URL
-// refused. Checks: the table, one chart per row, a line per user in the
-// colour of each replica, a mark per lost session, the event line; the
+// refused. Checks: the table (with its "logged in" and "cart" columns), one
+// chart per row, a line per user in the colour of each replica, a mark per
+// lost session, the event line; the
 // screenshot goes to tests/out/browser/lab-report.png.
 
 const test = require('node:test');
@@ -38,9 +39,11 @@ function probeReport(users, n, serve) {
 function writeLabOut(dir) {
   const rows = [
     { step: '2', setup: 'memory x3, nginx round robin', expected: 'hosts change, id changes, count resets',
+      logged_in: 'logged out 2/2', cart: 'cart lost 2/2',
       pass: true, mismatches: [], facts: { clients: 2, requests: 24, hosts: ['app-1', 'app-2', 'app-3'], id_changes: 22, errors: 0 } },
     { step: '6 memory', setup: 'memory x3, client-ip affinity', expected: 'sessions on the killed replica lost',
-      event: 'kill app-2 after 20 of 80 reads', pass: true, mismatches: [],
+      event: 'kill app-2 after 20 of 80 reads', logged_in: '1/2, logged out 1/2', cart: '1/2, cart lost 1/2',
+      pass: true, mismatches: [],
       facts: { clients: 2, requests: 80, hosts: ['app-1', 'app-2', 'app-3'], id_changes: 1, errors: 0 } },
   ];
   fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ target: 'fixture', pass: true, rows }));
@@ -77,6 +80,13 @@ test('the lab report renders: table, a chart per row, replicas, lost sessions, t
   await page.goto(`file://${html}`);
   assert.equal(await page.title(), 'sessionlab lab, target fixture');
   assert.equal(await page.locator('table tr').count(), 3, 'a header and two rows');
+  const column = async (name) => page.evaluate((n) => {
+    const rows = [...document.querySelectorAll('table tr')];
+    const k = [...rows[0].querySelectorAll('th')].findIndex((th) => th.textContent === n);
+    return k < 0 ? null : rows.slice(1).map((tr) => tr.querySelectorAll('td')[k].textContent);
+  }, name);
+  assert.deepEqual(await column('logged in'), ['logged out 2/2', '1/2, logged out 1/2'], 'the "logged in" column');
+  assert.deepEqual(await column('cart'), ['cart lost 2/2', '1/2, cart lost 1/2'], 'the "cart" column');
   const charts = page.locator('section svg');
   assert.equal(await charts.count(), 2, 'one chart per row');
   for (let i = 0; i < 2; i++) {

@@ -8,7 +8,11 @@
 #   same in both, and every cell has the same `code` spans in the same order;
 #   a table whose header row is the same in both (the lab's own output, not
 #   translated) is the same in both, cell for cell;
-# - the same images, in order, and each image file exists.
+# - the same images, in order, and each image file exists;
+# - the lab's own table as scripts/lib/lab-common.sh prints it today (its
+#   header, read from lab_print_markdown) is there, and its "logged in" and
+#   "cart" cells are in the lab's words ("8/8", "logged out 8/8",
+#   "2/8, cart lost 6/8", "-").
 # It first checks itself on altered copies of EN (each must be caught), then
 # compares EN and JA. Offline, python3 only, well under a second.
 set -euo pipefail
@@ -20,7 +24,7 @@ for f in "$en" "$ja"; do
     [[ -f $f ]] || { echo "docs-parity: no file $f" >&2; exit 2; }
 done
 
-python3 - "$en" "$ja" <<'PY'
+python3 - "$en" "$ja" "$root/scripts/lib/lab-common.sh" <<'PY'
 import os
 import re
 import sys
@@ -148,7 +152,40 @@ def compare(en_text, ja_text, en_dir, ja_dir):
     return problems
 
 
+def lab_header(lab_common):
+    """The header row lab_print_markdown prints, as cells."""
+    m = re.search(r'"(\| step \| setup \|[^"]*\|)",', open(lab_common, encoding="utf-8").read())
+    if not m:
+        sys.exit(f"docs-parity: no table header in {lab_common}")
+    return split_row(m.group(1))
+
+
+KEPT = {"logged in": "logged out", "cart": "cart lost"}
+
+
+def kept_ok(cell, lost):
+    n = r"\d+/\d+"
+    return re.fullmatch(rf"-|{n}|{lost} {n}|{n}, {lost} {n}", cell) is not None
+
+
+def lab_table_problems(text, header):
+    """The lab's current table must be in text, its two columns worded as
+    the lab words them."""
+    tables = [t for t in parse(text)[1] if t and t[0] == header]
+    if not tables:
+        return [f"no table with the lab's header ({' | '.join(header)})"]
+    problems = []
+    for t in tables:
+        for r, row in enumerate(t[1:], 2):
+            for col, lost in KEPT.items():
+                if col in header and len(row) == len(header) and not kept_ok(row[header.index(col)], lost):
+                    problems.append(f"lab table row {r} ('{row[0]}'): '{col}' cell '{row[header.index(col)]}'"
+                                    f" is not 'K/N', '{lost} L/N' or 'K/N, {lost} L/N'")
+    return problems
+
+
 en_path, ja_path = sys.argv[1], sys.argv[2]
+header = lab_header(sys.argv[3])
 en_text = open(en_path, encoding="utf-8").read()
 ja_text = open(ja_path, encoding="utf-8").read()
 en_dir, ja_dir = os.path.dirname(en_path) or ".", os.path.dirname(ja_path) or "."
@@ -172,8 +209,22 @@ if row_line:
 for what, altered in alterations:
     if not compare(en_text, altered, en_dir, en_dir):
         sys.exit(f"docs-parity: self-check failed: {what} went unnoticed")
+# The lab-table check, on altered copies of EN (only when EN passes it).
+if not lab_table_problems(en_text, header):
+    line = "| " + " | ".join(header) + " |"
+    lab_alterations = [("the lab table's header", en_text.replace(line, "| " + " | ".join(header[:-1]) + " |"))]
+    cell_line = next((l for l in en_text.split("\n") if l.startswith("|") and re.search(r"logged out \d", l)), None)
+    if cell_line:
+        lab_alterations.append(("a 'logged in' cell reworded",
+                                en_text.replace(cell_line, cell_line.replace("logged out", "signed out", 1), 1)))
+    for what, altered in lab_alterations:
+        if not lab_table_problems(altered, header):
+            sys.exit(f"docs-parity: self-check failed: {what} went unnoticed")
+    alterations += lab_alterations
 
 problems = compare(en_text, ja_text, en_dir, ja_dir)
+for name, text in (("EN", en_text), ("JA", ja_text)):
+    problems += [f"{name}: {p}" for p in lab_table_problems(text, header)]
 ec, et, ei = parse(en_text)
 if problems:
     print(f"docs-parity: {en_path} and {ja_path} differ ({len(problems)}):", file=sys.stderr)

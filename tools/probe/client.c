@@ -14,6 +14,8 @@
 #define REQUEST_TIMEOUT_MS 15000L
 #define URL_MAX 4096
 
+const char *const probe_cart_items[PROBE_CART_LINES] = {"apple", "bread", "milk", "eggs", "cheese"};
+
 /* A response body, bounded by PROBE_BODY_MAX. */
 struct body {
     char *data; /* PROBE_BODY_MAX + 1 bytes */
@@ -32,7 +34,11 @@ struct run {
     char errbuf[CURL_ERROR_SIZE];
     char api_url[URL_MAX];
     char set_url[URL_MAX];
+    char login_url[URL_MAX];
+    char cart_url[URL_MAX];
     bool value_set; /* the set succeeded: later reads must show the value */
+    bool logged_in; /* the log-in succeeded: every read must show the user */
+    bool cart_set;  /* every add succeeded: every read must show r->cart_qty */
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -75,7 +81,9 @@ static int setup(struct run *u)
 {
     const struct probe_opts *o = u->o;
     if (join_url(u->api_url, sizeof u->api_url, o->url, "api/session") < 0 ||
-        join_url(u->set_url, sizeof u->set_url, o->url, "setSession") < 0) {
+        join_url(u->set_url, sizeof u->set_url, o->url, "setSession") < 0 ||
+        join_url(u->login_url, sizeof u->login_url, o->url, "login") < 0 ||
+        join_url(u->cart_url, sizeof u->cart_url, o->url, "cart") < 0) {
         snprintf(u->r->first_error, PROBE_ERR_MAX, "URL too long");
         return -1;
     }
@@ -236,10 +244,62 @@ static long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Books one well-formed answer: host, id continuity, count continuity and
- * the value. */
+/* The answer's "cart" ([{"item": str, "qty": int}, ...], catalogue order,
+ * qty > 0 only) is exactly want. */
+static bool cart_matches(json_object *obj, const int want[PROBE_CART_LINES])
+{
+    json_object *cart;
+    if (!json_object_object_get_ex(obj, "cart", &cart) || !json_object_is_type(cart, json_type_array))
+        return false;
+    size_t n = json_object_array_length(cart), k = 0;
+    for (int i = 0; i < PROBE_CART_LINES; i++) {
+        if (want[i] == 0)
+            continue;
+        if (k >= n)
+            return false;
+        json_object *line = json_object_array_get_idx(cart, k++), *item, *qty;
+        if (!json_object_is_type(line, json_type_object) ||
+            !json_object_object_get_ex(line, "item", &item) || !json_object_is_type(item, json_type_string) ||
+            strcmp(json_object_get_string(item), probe_cart_items[i]) != 0 ||
+            !json_object_object_get_ex(line, "qty", &qty) || !json_object_is_type(qty, json_type_int) ||
+            json_object_get_int64(qty) != want[i])
+            return false;
+    }
+    return k == n;
+}
+
+/* Judges what a read showed of the value, the log-in and the cart against
+ * what the POSTs that succeeded put in. */
+static void judge_state(struct run *u, json_object *obj)
+{
+    struct client_result *r = u->r;
+    json_object *v = NULL;
+    if (u->value_set) {
+        json_object_object_get_ex(obj, "value", &v);
+        const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+        if (!s || strcmp(s, u->o->set_value) != 0)
+            r->value = VALUE_LOST;
+    }
+    if (u->logged_in) {
+        /* "user" null or absent: logged out (the session the read found is
+         * not the one the log-in made). */
+        v = NULL;
+        json_object_object_get_ex(obj, "user", &v);
+        if (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), r->user) != 0) {
+            r->login = VALUE_LOST;
+            r->logged_out_reads++;
+        }
+    }
+    if (u->cart_set && !cart_matches(obj, r->cart_qty)) {
+        r->cart = VALUE_LOST;
+        r->cart_wrong_reads++;
+    }
+}
+
+/* Books one well-formed answer: host, id continuity, count continuity, and
+ * the value, log-in and cart it showed. */
 static void observe(struct run *u, long n, const char *id, const char *host, long long count,
-                    json_object *value, double ms)
+                    json_object *obj, double ms)
 {
     struct client_result *r = u->r;
     r->ok++;
@@ -260,11 +320,7 @@ static void observe(struct run *u, long n, const char *id, const char *host, lon
     }
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
     r->final_count = count;
-    if (u->value_set) {
-        const char *v = json_object_is_type(value, json_type_string) ? json_object_get_string(value) : NULL;
-        if (!v || strcmp(v, u->o->set_value) != 0)
-            r->value = VALUE_LOST;
-    }
+    judge_state(u, obj);
 }
 
 /* One GET /api/session. */
@@ -306,43 +362,87 @@ static void read_session(struct run *u, long n)
         return;
     }
     snprintf(r->store, sizeof r->store, "%s", store);
-    observe(u, n, id, host, (long long)json_object_get_int64(count), value, ms);
+    observe(u, n, id, host, (long long)json_object_get_int64(count), obj, ms);
     json_object_put(obj);
 }
 
-/* POST /setSession value=V; the app answers 303. */
-static void set_value(struct run *u)
+/* POSTs form (application/x-www-form-urlencoded, curl's default) to url;
+ * the app answers 303 on success. False after recording the failure. */
+static bool post_form(struct run *u, const char *url, const char *what, const char *form)
 {
-    struct client_result *r = u->r;
-    r->value = VALUE_LOST;
-    char *esc = curl_easy_escape(u->h, u->o->set_value, 0);
-    if (!esc) {
-        record_error(r, false, "set: out of memory");
-        return;
-    }
-    size_t cap = strlen(esc) + sizeof "value=";
-    char *form = malloc(cap);
-    if (!form) {
-        curl_free(esc);
-        record_error(r, false, "set: out of memory");
-        return;
-    }
-    snprintf(form, cap, "value=%s", esc);
-    curl_free(esc);
-    curl_easy_setopt(u->h, CURLOPT_URL, u->set_url);
+    curl_easy_setopt(u->h, CURLOPT_URL, url);
     curl_easy_setopt(u->h, CURLOPT_POSTFIELDS, form);
     double ms = 0;
-    long status = perform(u, "set", &ms);
+    long status = perform(u, what, &ms);
     curl_easy_setopt(u->h, CURLOPT_POSTFIELDS, NULL);
-    free(form);
     if (status < 0)
-        return;
+        return false;
     if (status != 303) {
-        record_error(r, false, "set: HTTP %ld from %s (expected 303)", status, u->set_url);
-        return;
+        record_error(u->r, false, "%s: HTTP %ld from %s (expected 303)", what, status, url);
+        return false;
     }
-    r->value = VALUE_KEPT;
-    u->value_set = true;
+    return true;
+}
+
+/* POSTs FIELD=escaped(text) to url. */
+static bool post_field(struct run *u, const char *url, const char *what, const char *field, const char *text)
+{
+    char *esc = curl_easy_escape(u->h, text, 0);
+    size_t cap = esc ? strlen(field) + strlen(esc) + 2 : 0;
+    char *form = esc ? malloc(cap) : NULL;
+    if (!form) {
+        curl_free(esc);
+        record_error(u->r, false, "%s: out of memory", what);
+        return false;
+    }
+    snprintf(form, cap, "%s=%s", field, esc);
+    curl_free(esc);
+    bool ok = post_form(u, url, what, form);
+    free(form);
+    return ok;
+}
+
+/* POST /setSession value=V. */
+static void set_value(struct run *u)
+{
+    u->r->value = VALUE_LOST;
+    if (post_field(u, u->set_url, "set", "value", u->o->set_value)) {
+        u->r->value = VALUE_KEPT;
+        u->value_set = true;
+    }
+}
+
+/* POST /login user=LOGIN-index: the answer's Set-Cookie (a new session id:
+ * the app rotates it) goes into the jar like any other. */
+static void log_in(struct run *u)
+{
+    struct client_result *r = u->r;
+    r->login = VALUE_LOST;
+    snprintf(r->user, sizeof r->user, "%s-%d", u->o->login, r->index);
+    if (post_field(u, u->login_url, "login", "user", r->user)) {
+        r->login = VALUE_KEPT;
+        u->logged_in = true;
+    }
+}
+
+/* POST /cart item=I&action=add o->cart times, I cycling through
+ * probe_cart_items; stops at the first add that fails (the cart is then
+ * lost: what it should hold is unknown). */
+static void fill_cart(struct run *u)
+{
+    struct client_result *r = u->r;
+    r->cart = VALUE_LOST;
+    for (long k = 0; k < u->o->cart; k++) {
+        int i = (int)(k % PROBE_CART_LINES);
+        char form[64], what[32];
+        snprintf(form, sizeof form, "item=%s&action=add", probe_cart_items[i]);
+        snprintf(what, sizeof what, "cart add %ld", k + 1);
+        if (!post_form(u, u->cart_url, what, form))
+            return;
+        r->cart_qty[i]++;
+    }
+    r->cart = VALUE_KEPT;
+    u->cart_set = true;
 }
 
 int client_run(const struct probe_opts *o, int index, struct client_result *r)
@@ -350,6 +450,8 @@ int client_run(const struct probe_opts *o, int index, struct client_result *r)
     memset(r, 0, sizeof *r);
     r->index = index;
     r->value = VALUE_UNSET;
+    r->login = VALUE_UNSET;
+    r->cart = VALUE_UNSET;
     r->latency_ms = calloc((size_t)o->requests, sizeof *r->latency_ms);
     if (o->trace)
         r->trace = calloc((size_t)o->requests, sizeof *r->trace);
@@ -361,13 +463,18 @@ int client_run(const struct probe_opts *o, int index, struct client_result *r)
     }
     if (setup(&u) < 0)
         goto out;
+    if (o->login)
+        log_in(&u);
+    if (o->cart > 0)
+        fill_cart(&u);
     for (long n = 1; n <= o->requests; n++) {
         read_session(&u, n);
         if (n == 1 && o->set_value)
             set_value(&u);
     }
     r->count_ok = r->count_ok && r->ok == o->requests;
-    r->continuous = r->errors == 0 && r->id_changes == 0 && r->count_ok && r->value != VALUE_LOST;
+    r->continuous = r->errors == 0 && r->id_changes == 0 && r->count_ok && r->value != VALUE_LOST &&
+                    r->login != VALUE_LOST && r->cart != VALUE_LOST;
     rc = 0;
 out:
     curl_easy_cleanup(u.h);

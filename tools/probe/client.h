@@ -1,7 +1,8 @@
 #ifndef SESSIONLAB_PROBE_CLIENT_H
 #define SESSIONLAB_PROBE_CLIENT_H
 
-/* One simulated user: its own libcurl easy handle and cookie jar, N reads of
+/* One simulated user: its own libcurl easy handle and cookie jar, optionally
+ * a log-in (POST /login) and cart adds (POST /cart) first, then N reads of
  * /api/session (optionally a /setSession after the first), and what it saw. */
 
 #include <stdbool.h>
@@ -14,12 +15,22 @@
 #define PROBE_STORE_MAX 16    /* bytes of the store name */
 #define PROBE_RETRIES 6       /* extra tries of a request without a usable answer */
 #define PROBE_RETRY_MS 50L    /* first pause before a retry; doubles each time */
+#define PROBE_USER_MAX 33     /* bytes of a user name, NUL included (the app's USER_MAX 32) */
+#define PROBE_CART_LINES 5    /* catalogue items the adds cycle through (the app's CART_LINES_MAX) */
+#define PROBE_CART_MAX 495    /* adds per user: PROBE_CART_LINES x the app's CART_QTY_MAX 99 */
+
+/* The items --cart adds, in turn: the first PROBE_CART_LINES of the app's
+ * catalogue, in its order (so the expected cart is in the order
+ * /api/session lists it). */
+extern const char *const probe_cart_items[PROBE_CART_LINES];
 
 struct probe_opts {
     const char *url;       /* base URL, http:// or https:// */
     long requests;         /* reads of /api/session per client */
     int clients;           /* simulated users, run concurrently */
     const char *set_value; /* POSTed after the first read, or NULL */
+    const char *login;     /* user k logs in as LOGIN-k before its reads, or NULL */
+    long cart;             /* items each user adds before its reads (0: none) */
     const char *interface; /* CURLOPT_INTERFACE, or NULL */
     const char *resolve;   /* CURLOPT_RESOLVE entry HOST:PORT:ADDR, or NULL */
     bool insecure;         /* skip TLS verification */
@@ -27,6 +38,8 @@ struct probe_opts {
     bool trace;            /* keep every answer (for charts): JSON "trace" */
 };
 
+/* A value, a log-in or a cart: not asked for, kept on every read, or lost
+ * (the POST failed, or some read did not show it). */
 enum probe_value { VALUE_UNSET, VALUE_KEPT, VALUE_LOST };
 
 struct host_seen {
@@ -66,11 +79,17 @@ struct client_result {
     bool count_ok;          /* answers counted exactly 1, 2, ..., requests */
     long count_resets;      /* answers whose count did not rise */
     enum probe_value value; /* VALUE_UNSET when no --set-value */
+    char user[PROBE_USER_MAX]; /* LOGIN-index with --login, else "" */
+    enum probe_value login; /* VALUE_UNSET when no --login */
+    long logged_out_reads;  /* answered reads whose "user" was not ours */
+    enum probe_value cart;  /* VALUE_UNSET when no --cart */
+    int cart_qty[PROBE_CART_LINES]; /* what the adds that succeeded put in */
+    long cart_wrong_reads;  /* answered reads whose "cart" was not that */
     double *latency_ms;     /* one per answered read; owned, see client_result_free */
     long nlatency;
     struct trace_point *trace; /* one per answered read with --trace; owned */
     long ntrace;
-    bool continuous;        /* no error, one id, count 1..N, value kept */
+    bool continuous;        /* no error, one id, count 1..N, value, log-in and cart kept */
 };
 
 /* Runs one client to completion. Every failure of a request is recorded in r

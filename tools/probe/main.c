@@ -1,8 +1,9 @@
 /* sessionlab-probe: plays users against a sessionlab base URL and reports
  * whether their sessions stayed continuous.
  *
- *   sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--interface ADDR]
- *                    [--resolve HOST:PORT:ADDR] [--insecure] [--json] [--trace]
+ *   sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--login NAME]
+ *                    [--cart N] [--interface ADDR] [--resolve HOST:PORT:ADDR]
+ *                    [--insecure] [--json] [--trace]
  *
  * Exit: 0 every session continuous; 1 some were not; 2 usage error, or a
  * request that got no HTTP answer at all (connect, reset, timeout). */
@@ -22,20 +23,29 @@
 #define REQUESTS_MAX 1000000L
 #define CLIENTS_MAX 512
 #define VALUE_MAX 4096 /* the app's limit on a session value */
+#define USER_NAME_MAX (PROBE_USER_MAX - 1) /* the app's USER_MAX */
 
 enum { EXIT_CONTINUOUS = 0, EXIT_BROKEN = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
-    "usage: sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--interface ADDR]\n"
-    "                        [--resolve HOST:PORT:ADDR] [--insecure] [--json] [--trace]\n"
+    "usage: sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--login NAME]\n"
+    "                        [--cart N] [--interface ADDR] [--resolve HOST:PORT:ADDR]\n"
+    "                        [--insecure] [--json] [--trace]\n"
     "Plays C users (default 1), each with its own cookie jar, reading URL/api/session\n"
     "N times (default 10), and reports per user and in total: requests, hostnames seen,\n"
     "session id changes, whether the access count ran 1..N, whether a set value\n"
-    "survived, latency p50/p99.\n"
+    "survived, whether the user stayed logged in and its cart intact, latency p50/p99.\n"
     "  -n N                   reads of /api/session per user (1..1000000)\n"
     "  --clients C            users, run concurrently (1..512)\n"
     "  --set-value V          POST V to /setSession after the first read; later reads\n"
     "                         must show it (needs N >= 2)\n"
+    "  --login NAME           before its reads, user k logs in once as NAME-k (POST\n"
+    "                         /login; the new session cookie it sets is kept); every\n"
+    "                         read must show \"user\": \"NAME-k\" (NAME: letters, digits,\n"
+    "                         '.', '_', '-'; NAME-k at most 32 bytes)\n"
+    "  --cart N               before its reads (after --login), each user adds N items\n"
+    "                         (POST /cart action=add, cycling apple, bread, milk, eggs,\n"
+    "                         cheese; 1..495); every read must show exactly that cart\n"
     "  --interface ADDR       source address or interface for every connection\n"
     "  --resolve H:P:ADDR     connect to ADDR for host H port P (like curl --resolve)\n"
     "  --insecure             do not verify the TLS certificate\n"
@@ -47,7 +57,9 @@ static const char usage_text[] =
     "HTTP answer, or answered 502/503/504, is tried again up to 6 times (after 50,\n"
     "100, 200, 400, 800, 1600 ms), like a person reloading; the report counts the retries,\n"
     "and, apart, the requests whose first try got a 5xx or no answer (what a client\n"
-    "without retries would have seen).\n"
+    "without retries would have seen). A session is continuous when every request was\n"
+    "answered, the id never changed, the count ran 1..N and the value, the log-in and\n"
+    "the cart (those asked for) showed on every answered read.\n"
     "Exit status: 0 every session continuous, 1 some were not, 2 usage or\n"
     "connection errors.\n";
 
@@ -85,14 +97,25 @@ static bool valid_resolve(const char *s)
     return true;
 }
 
+/* A name the app accepts as a user (before the "-k" the probe appends). */
+static bool valid_user_name(const char *s)
+{
+    if (!*s || strlen(s) > USER_NAME_MAX)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
+}
+
 /* Fills o from argv. Returns -1 to exit 0 (help), EXIT_USAGE on a bad
  * command line, 0 to run. */
 static int parse_args(int argc, char **argv, struct probe_opts *o)
 {
-    enum { OPT_CLIENTS = 256, OPT_SET, OPT_IFACE, OPT_RESOLVE, OPT_INSECURE, OPT_JSON, OPT_TRACE };
+    enum { OPT_CLIENTS = 256, OPT_SET, OPT_LOGIN, OPT_CART, OPT_IFACE, OPT_RESOLVE, OPT_INSECURE, OPT_JSON,
+           OPT_TRACE };
     static const struct option longs[] = {
         {"clients", required_argument, NULL, OPT_CLIENTS},
         {"set-value", required_argument, NULL, OPT_SET},
+        {"login", required_argument, NULL, OPT_LOGIN},
+        {"cart", required_argument, NULL, OPT_CART},
         {"interface", required_argument, NULL, OPT_IFACE},
         {"resolve", required_argument, NULL, OPT_RESOLVE},
         {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -122,6 +145,16 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             if (strlen(optarg) > VALUE_MAX)
                 return usage_error("--set-value may be at most 4096 bytes%s", "");
             o->set_value = optarg;
+            break;
+        case OPT_LOGIN:
+            if (!valid_user_name(optarg))
+                return usage_error("--login needs a name of letters, digits, '.', '_' or '-', not '%s'", optarg);
+            o->login = optarg;
+            break;
+        case OPT_CART:
+            o->cart = parse_count(optarg, 1, PROBE_CART_MAX);
+            if (o->cart < 0)
+                return usage_error("--cart must be a number from 1 to 495, not '%s'", optarg);
             break;
         case OPT_IFACE:
             if (!*optarg)
@@ -159,6 +192,9 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         return usage_error("URL must start with http:// or https://, not '%s'", o->url);
     if (strpbrk(o->url, "?#"))
         return usage_error("URL must be a base URL without query or fragment, not '%s'", o->url);
+    if (o->login && strlen(o->login) + (size_t)snprintf(NULL, 0, "-%d", o->clients) > USER_NAME_MAX)
+        return usage_error("--login NAME too long: NAME-k (k up to --clients) must fit in 32 bytes, '%s' does not",
+                           o->login);
     if (o->set_value && o->requests < 2)
         return usage_error("--set-value needs -n 2 or more (the value is checked on later reads)%s", "");
     return 0;

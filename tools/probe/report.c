@@ -14,6 +14,7 @@
 struct totals {
     long requests, ok, errors, transport_errors, retries, id_changes, continuous;
     long first_try_5xx, first_try_transport;
+    long logged_in, cart_intact; /* clients whose log-in / cart stayed throughout */
     struct host_seen hosts[TOTAL_HOSTS_MAX];
     int nhosts;
     double *latency_ms;
@@ -56,6 +57,8 @@ static int totals_of(struct totals *t, struct client_result *c, int n)
         t->first_try_transport += r->first_try_transport;
         t->id_changes += r->id_changes;
         t->continuous += r->continuous;
+        t->logged_in += r->login == VALUE_KEPT;
+        t->cart_intact += r->cart == VALUE_KEPT;
         if (r->store[0])
             t->store = r->store;
         for (int h = 0; h < r->nhosts; h++)
@@ -94,9 +97,13 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
             o->requests, o->requests == 1 ? "" : "s");
     if (o->set_value)
         fprintf(f, ", value \"%s\" set after the first", o->set_value);
+    if (o->login)
+        fprintf(f, ", logged in as %s-k first", o->login);
+    if (o->cart)
+        fprintf(f, ", %ld item%s added first", o->cart, o->cart == 1 ? "" : "s");
     fputc('\n', f);
-    fprintf(f, "%6s %11s %6s %7s %10s %-16s %5s %7s %7s %7s  %s\n", "client", "ok/requests", "errors",
-            "retries", "id-changes", "count", "value", "p50 ms", "p99 ms", "session", "hosts");
+    fprintf(f, "%6s %11s %6s %7s %10s %-16s %5s %5s %5s %7s %7s %7s  %s\n", "client", "ok/requests", "errors",
+            "retries", "id-changes", "count", "value", "login", "cart", "p50 ms", "p99 ms", "session", "hosts");
     for (int i = 0; i < n; i++) {
         struct client_result *r = &c[i];
         char okreq[32], count[32];
@@ -106,8 +113,9 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
         else
             snprintf(count, sizeof count, "last %lld, %ld reset%s", r->final_count, r->count_resets,
                      r->count_resets == 1 ? "" : "s");
-        fprintf(f, "%6d %11s %6ld %7ld %10ld %-16s %5s %7.2f %7.2f %7s  ", r->index, okreq, r->errors,
-                r->retries, r->id_changes, count, value_word(r->value),
+        fprintf(f, "%6d %11s %6ld %7ld %10ld %-16s %5s %5s %5s %7.2f %7.2f %7s  ", r->index, okreq, r->errors,
+                r->retries, r->id_changes, count, value_word(r->value), value_word(r->login),
+                value_word(r->cart),
                 stats_percentile(r->latency_ms, r->nlatency, 50),
                 stats_percentile(r->latency_ms, r->nlatency, 99), r->continuous ? "kept" : "BROKEN");
         print_hosts(f, r);
@@ -126,6 +134,14 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
             t.retries == 1 ? "y" : "ies", t.first_try_5xx, t.first_try_transport, t.id_changes,
             t.id_changes == 1 ? "" : "s", t.continuous, n, n == 1 ? "" : "s",
             t.store ? t.store : "?", t.p50, t.p99);
+    if (o->login || o->cart) {
+        fputs("total:", f);
+        if (o->login)
+            fprintf(f, " %ld of %d logged in throughout%s", t.logged_in, n, o->cart ? "," : "");
+        if (o->cart)
+            fprintf(f, " %ld of %d cart%s intact throughout", t.cart_intact, n, n == 1 ? "" : "s");
+        fputc('\n', f);
+    }
     free(t.latency_ms);
 }
 
@@ -175,7 +191,28 @@ static json_object *trace_json(const struct client_result *r)
     return a;
 }
 
-static json_object *client_json(const struct client_result *r)
+/* true/false for a kept/lost value, null when it was not asked for. */
+static json_object *kept_json(enum probe_value v)
+{
+    return v == VALUE_UNSET ? NULL : json_object_new_boolean(v == VALUE_KEPT);
+}
+
+/* What the cart's adds put in, as /api/session lists a cart. */
+static json_object *cart_json(const int qty[PROBE_CART_LINES])
+{
+    json_object *a = json_object_new_array();
+    for (int i = 0; a && i < PROBE_CART_LINES; i++) {
+        if (qty[i] == 0)
+            continue;
+        json_object *line = json_object_new_object();
+        put(line, "item", json_object_new_string(probe_cart_items[i]));
+        put(line, "qty", json_object_new_int(qty[i]));
+        json_object_array_add(a, line);
+    }
+    return a;
+}
+
+static json_object *client_json(const struct probe_opts *opts, const struct client_result *r)
 {
     json_object *o = json_object_new_object();
     if (!o)
@@ -198,7 +235,13 @@ static json_object *client_json(const struct client_result *r)
     put(o, "final_count", json_object_new_int64(r->final_count));
     put(o, "count_ok", json_object_new_boolean(r->count_ok));
     put(o, "count_resets", json_object_new_int64(r->count_resets));
-    put(o, "value_kept", r->value == VALUE_UNSET ? NULL : json_object_new_boolean(r->value == VALUE_KEPT));
+    put(o, "value_kept", kept_json(r->value));
+    put(o, "user", r->user[0] ? json_object_new_string(r->user) : NULL);
+    put(o, "stayed_logged_in", kept_json(r->login));
+    put(o, "logged_out_reads", opts->login ? json_object_new_int64(r->logged_out_reads) : NULL);
+    put(o, "cart", opts->cart ? cart_json(r->cart_qty) : NULL);
+    put(o, "cart_intact", kept_json(r->cart));
+    put(o, "cart_wrong_reads", opts->cart ? json_object_new_int64(r->cart_wrong_reads) : NULL);
     put(o, "p50_ms", ms(stats_percentile(r->latency_ms, r->nlatency, 50)));
     put(o, "p99_ms", ms(stats_percentile(r->latency_ms, r->nlatency, 99)));
     put(o, "continuous", json_object_new_boolean(r->continuous));
@@ -226,6 +269,8 @@ int report_json(FILE *f, const struct probe_opts *o, struct client_result *c, in
     put(root, "clients", json_object_new_int(n));
     put(root, "requests_per_client", json_object_new_int64(o->requests));
     put(root, "set_value", o->set_value ? json_object_new_string(o->set_value) : NULL);
+    put(root, "login", o->login ? json_object_new_string(o->login) : NULL);
+    put(root, "cart_items", o->cart ? json_object_new_int64(o->cart) : NULL);
     put(root, "interface", o->interface ? json_object_new_string(o->interface) : NULL);
     put(root, "store", t.store ? json_object_new_string(t.store) : NULL);
     put(total, "requests", json_object_new_int64(t.requests));
@@ -239,11 +284,13 @@ int report_json(FILE *f, const struct probe_opts *o, struct client_result *c, in
     put(total, "requests_by_host", hosts_counts(t.hosts, t.nhosts));
     put(total, "id_changes", json_object_new_int64(t.id_changes));
     put(total, "continuous_clients", json_object_new_int64(t.continuous));
+    put(total, "logged_in_clients", o->login ? json_object_new_int64(t.logged_in) : NULL);
+    put(total, "cart_intact_clients", o->cart ? json_object_new_int64(t.cart_intact) : NULL);
     put(total, "p50_ms", ms(t.p50));
     put(total, "p99_ms", ms(t.p99));
     put(root, "total", total);
     for (int i = 0; i < n; i++)
-        json_object_array_add(clients, client_json(&c[i]));
+        json_object_array_add(clients, client_json(o, &c[i]));
     put(root, "per_client", clients);
     put(root, "continuous", json_object_new_boolean(t.continuous == n));
     fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
