@@ -7,6 +7,10 @@
 //     Date after the 303; Clear Session brings a new Session ID.
 //   redis x3, round robin: reloads move across replicas (Hostname changes)
 //     while Session ID, count and value stay, and Served by grows.
+//   log in, add to the cart, reload, log out (memory x1 and redis x3): the
+//     login rotates the Session ID (the cookie follows), the name and the
+//     cart stay over reloads (on every replica with Redis), logging out
+//     brings the login form back with an empty cart and a new id.
 // Screenshots and stack logs: tests/out/browser/. Run: node --test tests/browser/
 // (npm ci in tests/browser first). SESSIONLAB_CHROMIUM names another binary
 // (lib/chromium.js).
@@ -163,5 +167,101 @@ test('redis x3 round robin: Hostname changes, Session ID stays, Served by grows'
     assert.ok(changes >= 3, `Hostname changes between views (${hosts.join(' ')})`);
     assert.deepEqual([...new Set(hosts)].sort(), ['app-1', 'app-2', 'app-3'], 'round robin reaches every replica');
     await shot(page, 'redis-x3-served-by');
+  });
+});
+
+/** The logged-in name (dd#user: the name or "-") and the cart as the page lists it. */
+async function account(page) {
+  return {
+    user: await page.locator('#user').innerText(),
+    cart: (await page.locator('#cart li[data-item]').allInnerTexts()).map((t) => t.trim()),
+    cartText: (await page.locator('#cart').innerText()).trim(),
+    loginForm: await page.locator('#login-form').count(),
+    logoutForm: await page.locator('#logout-form').count(),
+  };
+}
+
+/** Submits a form by its button and waits for the 303 and the page it leads to. */
+async function submit(page, stack, route, button) {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(route) && r.request().method() === 'POST'),
+    page.waitForURL(`${stack.url}/`, { waitUntil: 'load' }),
+    button.click(),
+  ]);
+  assert.equal(res.status(), 303, `POST ${route}`);
+  return res;
+}
+
+/** The add or remove button of one catalogue item (forms posting to /cart). */
+function cartButton(page, item, action) {
+  return page.locator(`form[action="/cart"]:has([name="item"][value="${item}"]) button[name="action"][value="${action}"]`);
+}
+
+async function shopFlow(t, page, stack, context, { replicas }) {
+  await page.goto(`${stack.url}/`);
+  const before = await fields(page);
+  let a = await account(page);
+  assert.equal(a.user, '-');
+  assert.equal(a.loginForm, 1, 'the login form while logged out');
+  assert.equal(a.logoutForm, 0);
+  assert.deepEqual(a.cart, []);
+  assert.match(a.cartText, /empty/);
+
+  await page.locator('#login-form input[name="user"]').fill('chromium-user');
+  await submit(page, stack, '/login', page.getByRole('button', { name: 'Log in' }));
+  const logged = await fields(page);
+  assert.notEqual(logged.id, before.id, 'logging in rotates the Session ID');
+  const cookie = (await context.cookies()).find((c) => c.name === 'SESSION');
+  assert.equal(cookie.value, logged.id, 'the browser holds the new id');
+  assert.equal(logged.count, before.count + 1, 'the count carried over to the new id');
+  a = await account(page);
+  assert.equal(a.user, 'chromium-user');
+  assert.equal(a.loginForm, 0);
+  assert.equal(a.logoutForm, 1);
+  await page.getByText('Logged in as').waitFor();
+
+  await submit(page, stack, '/cart', cartButton(page, 'apple', 'add'));
+  await submit(page, stack, '/cart', cartButton(page, 'apple', 'add'));
+  await submit(page, stack, '/cart', cartButton(page, 'milk', 'add'));
+  await submit(page, stack, '/cart', cartButton(page, 'coffee', 'add'));
+  await submit(page, stack, '/cart', cartButton(page, 'coffee', 'remove'));
+  a = await account(page);
+  assert.deepEqual(a.cart, ['apple × 2', 'milk × 1'], 'the cart as the page lists it');
+  await shot(page, `${replicas > 1 ? 'redis-x3' : 'memory'}-cart`);
+
+  const hosts = new Set();
+  for (let i = 0; i < (replicas > 1 ? 6 : 2); i++) {
+    await page.reload();
+    const f = await fields(page);
+    hosts.add(f.hostname);
+    assert.equal(f.id, logged.id, 'reload keeps the session');
+    a = await account(page);
+    assert.equal(a.user, 'chromium-user', `reload ${i + 1} (${f.hostname}): still logged in`);
+    assert.deepEqual(a.cart, ['apple × 2', 'milk × 1'], `reload ${i + 1} (${f.hostname}): the cart stays`);
+  }
+  if (replicas > 1) assert.ok(hosts.size >= 2, `reloads went to several replicas: ${[...hosts]}`);
+
+  await submit(page, stack, '/logout', page.getByRole('button', { name: 'Log out', exact: true }));
+  const out = await fields(page);
+  assert.notEqual(out.id, logged.id, 'a new session after logging out');
+  assert.equal(out.count, 1);
+  a = await account(page);
+  assert.equal(a.user, '-');
+  assert.equal(a.loginForm, 1, 'the login form is back');
+  assert.equal(a.logoutForm, 0);
+  assert.deepEqual(a.cart, [], 'the cart is empty');
+  assert.match(a.cartText, /empty/);
+  await shot(page, `${replicas > 1 ? 'redis-x3' : 'memory'}-logged-out`);
+}
+
+test('memory x1: log in, add to the cart, reload, log out', async (t) => {
+  await withStack(t, { label: 'browser-shop-memory', store: 'memory', replicas: 1 }, async (page, stack, context) => {
+    await shopFlow(t, page, stack, context, { replicas: 1 });
+  });
+});
+
+test('redis x3 round robin: logged in with the cart on every replica, then logged out', async (t) => {
+  await withStack(t, { label: 'browser-shop-redis-x3', store: 'redis', replicas: 3 }, async (page, stack, context) => {
+    await shopFlow(t, page, stack, context, { replicas: 3 });
   });
 });

@@ -139,7 +139,7 @@ describe('duplicate SESSION cookies', () => {
     assert.equal(r.status, 200);
     const j = JSON.parse(r.body);
     assert.notEqual(j.session_id, unknown, 'the unknown id is not adopted');
-    assert.equal(await redisCli(s.redis.port, 'EXISTS', `${prefix}${unknown}`), '0', 'nothing stored under it');
+    assert.equal(await redisCli(s.redis.port, 'EXISTS', `${prefix}{${unknown.slice(0, 4)}}${unknown}`), '0', 'nothing stored under it');
   });
 
   test('two live sessions in one header: only one of them counts the view', async () => {
@@ -275,7 +275,7 @@ describe('ids that must never reach Redis', () => {
     }
   });
 
-  test('MONITOR: every key Redis saw is prefix + 32 hex digits', async () => {
+  test('MONITOR: every key Redis saw is prefix + {tag} + 32 hex digits (or a user index)', async () => {
     // MONITOR output is asynchronous: wait until a marker sent last shows up,
     // and look only at complete lines.
     const marker = `end-of-hostile-${Date.now()}`;
@@ -284,7 +284,9 @@ describe('ids that must never reach Redis', () => {
     const text = monitor.log();
     const lines = text.slice(0, text.lastIndexOf('\n')).split('\n').filter((l) => /^\d+\.\d+ \[/.test(l));
     assert.ok(lines.length > 20, `MONITOR saw the traffic (${lines.length} lines)`);
-    const keyRe = new RegExp(`^${prefix}[0-9a-f]{32}$`);
+    // A session hash: prefix + "{" + id[0..4) + "}" + id (the hash tag is the
+    // id's first 4 digits); a user index: prefix + "user:" + a valid name.
+    const keyRe = new RegExp(`^${prefix}(\\{([0-9a-f]{4})\\}\\2[0-9a-f]{28}|user:[A-Za-z0-9._-]{1,32})$`);
     let keys = 0;
     for (const l of lines) {
       const args = [...l.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);

@@ -619,7 +619,7 @@ describe('SESSIONLAB_MAX_AGE caps the key TTL', () => {
     const first = await s.request('GET', '/api/session', { jar });
     assert.equal(first.status, 200, first.body);
     const id = JSON.parse(first.body).session_id;
-    const key = `${prefix}${id}`;
+    const key = `${prefix}{${id.slice(0, 4)}}${id}`; // prefix + "{" + tag + "}" + id
     const ttl1 = Number(await redisCli(s.redis.port, 'TTL', key));
     await sleep(2000 - (Date.now() - t0));
     const second = await s.request('GET', '/api/session', { jar });

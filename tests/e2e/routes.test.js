@@ -39,7 +39,7 @@ describe('routes and statuses', () => {
     assert.match(r.headers['content-type'], /^text\/html/);
     assert.match(r.headers['cache-control'] || '', /no-store/);
     assert.match(r.body, /<title>Session Sample - in Memory<\/title>/);
-    for (const id of ['session-id', 'hostname', 'access-count', 'value', 'date', 'store']) {
+    for (const id of ['session-id', 'hostname', 'access-count', 'value', 'date', 'store', 'user', 'cart', 'login-form']) {
       assert.match(r.body, new RegExp(`id="${id}"`), `id=${id}`);
     }
     assert.equal(field(r.body, 'session-id'), jar.get('SESSION'));
@@ -48,10 +48,9 @@ describe('routes and statuses', () => {
     const ol = r.body.match(/<ol id="served-by"[^>]*>([\s\S]*?)<\/ol>/);
     assert.ok(ol, 'ol#served-by');
     assert.equal((ol[1].match(/<li[\s>]/g) || []).length, 1);
-    const formTag = r.body.match(/<form[^>]*>/i);
-    assert.ok(formTag, 'a form');
+    const formTag = r.body.match(/<form[^>]*action="\/setSession"[^>]*>/i);
+    assert.ok(formTag, 'the Set Session form');
     assert.match(formTag[0], /method="post"/i);
-    assert.match(formTag[0], /action="\/setSession"/);
     assert.match(r.body, /<input[^>]*name="value"/);
     assert.match(r.body, /<button[^>]*>\s*Set Session\s*<\/button>/);
     assert.match(r.body, /<a[^>]*href="\/clearSession"[^>]*>\s*Clear Session\s*<\/a>/);
@@ -63,13 +62,15 @@ describe('routes and statuses', () => {
     assert.match(r.headers['content-type'], /^application\/json/);
     assert.match(r.headers['cache-control'] || '', /no-store/);
     assert.deepEqual(Object.keys(j).sort(),
-      ['access_count', 'date', 'hostname', 'new', 'served_by', 'session_id', 'store', 'value']);
+      ['access_count', 'cart', 'date', 'hostname', 'new', 'served_by', 'session_id', 'store', 'user', 'value']);
     assert.match(j.session_id, SID);
     assert.equal(j.session_id, jar.get('SESSION'));
     assert.equal(j.hostname, os.hostname());
     assert.equal(j.access_count, 1);
     assert.equal(j.value, null);
     assert.equal(j.date, null);
+    assert.equal(j.user, null);
+    assert.deepEqual(j.cart, []);
     assert.equal(j.store, 'memory');
     assert.equal(j.new, true);
     assert.deepEqual(j.served_by, [os.hostname()]);
@@ -103,7 +104,7 @@ describe('routes and statuses', () => {
   });
 
   test('unknown paths are 404', async () => {
-    for (const p of ['/nope', '/api/session/x', '/api', '/index.html', '/setSession/', '/hello/x']) {
+    for (const p of ['/nope', '/api/session/x', '/api', '/index.html', '/setSession/', '/hello/x', '/login/', '/cart/x', '/logoutx']) {
       const r = await get(p);
       assert.equal(r.status, 404, `GET ${p}`);
     }
@@ -117,6 +118,8 @@ describe('routes and statuses', () => {
       ['POST', '/hello', 'GET, HEAD'], ['POST', '/healthz', 'GET, HEAD'], ['POST', '/readyz', 'GET, HEAD'],
       ['POST', '/metrics', 'GET, HEAD'], ['GET', '/setSession', 'POST'], ['PUT', '/setSession', 'POST'],
       ['PUT', '/clearSession', 'GET, HEAD, POST'], ['DELETE', '/clearSession', 'GET, HEAD, POST'],
+      ['GET', '/login', 'POST'], ['PUT', '/login', 'POST'], ['GET', '/logout', 'POST'],
+      ['DELETE', '/logout', 'POST'], ['GET', '/cart', 'POST'], ['PUT', '/cart', 'POST'],
     ];
     for (const [m, p, allow] of cases) {
       const r = await s.request(m, p, { body: m === 'GET' ? undefined : '', headers: { Origin: s.origin } });
