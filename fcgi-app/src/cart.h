@@ -2,7 +2,9 @@
  * The demo shop's catalogue and the cart's text form. The catalogue is
  * fixed (CART_ITEMS names, shown on the page in this order); a cart is a
  * quantity per catalogue index. The Redis store keeps a cart as one hash
- * field in the text form "apple=2,milk=1" (catalogue order, lines > 0).
+ * field in the text form "apple=2,milk=1" (lines > 0; cart_encode writes
+ * catalogue order, the Redis script the order items were first added, and
+ * cart_decode takes any order).
  */
 #ifndef SESSIONLAB_CART_H
 #define SESSIONLAB_CART_H

@@ -79,11 +79,26 @@ static size_t host_part(const char *auth, size_t len)
     return colon ? (size_t)(colon - auth) : len;
 }
 
+/* True when s[0..n) is nothing or ":" and 1 to 5 digits (an authority's
+ * port part). */
+static bool port_part_ok(const char *s, size_t n)
+{
+    if (n == 0)
+        return true;
+    if (s[0] != ':' || n < 2 || n > 6)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
 /*
  * Compares an Origin's authority with Host. The default port may be written
  * in Host but not in Origin. When Host carries no port at all (Debian's stock
  * fastcgi_params passes nginx's $host, which drops it), only host names are
- * compared: other ports of the same host are the same site anyway.
+ * compared: other ports of the same host are the same site anyway (the
+ * Origin's port must still be a port: "h:80.evil.example" is not h).
  */
 static bool same_authority(const char *auth, size_t alen, const char *host, bool tls)
 {
@@ -92,7 +107,8 @@ static bool same_authority(const char *auth, size_t alen, const char *host, bool
         return true;
     if (host_part(host, hlen) == hlen) {
         size_t ah = host_part(auth, alen);
-        return ah == hlen && strncasecmp(auth, host, hlen) == 0;
+        return ah == hlen && strncasecmp(auth, host, hlen) == 0 &&
+               port_part_ok(auth + ah, alen - ah);
     }
     const char *dflt = tls ? ":443" : ":80";
     size_t dlen = strlen(dflt);

@@ -104,4 +104,8 @@ Test(request, cross_site_rules)
     cr_expect(cross(NULL, "http://example.com", NULL));
     cr_expect(cross("example.com", NULL, "cross-site"));
     cr_expect(cross("example.com:80", "http://example.com:8080", NULL));
+    cr_expect(cross("127.0.0.1", "http://127.0.0.1:8080.evil.example", NULL),
+              "Host without port: the Origin's port part must be a port");
+    cr_expect(cross("127.0.0.1", "http://127.0.0.1:", NULL));
+    cr_expect(cross("[::1]", "http://[::1]x", NULL));
 }
