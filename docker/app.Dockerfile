@@ -1,7 +1,7 @@
 # sessionlab-app: the FastCGI responder on :9000.
 # Build from the repository root, with BuildKit (DOCKER_BUILDKIT=1), which
 # reads docker/app.Dockerfile.dockerignore (no build dirs, .git, node_modules):
-#   DOCKER_BUILDKIT=1 docker build -f docker/app.Dockerfile -t sessionlab-app:0.1.0 .
+#   DOCKER_BUILDKIT=1 docker build -f docker/app.Dockerfile -t sessionlab-app:0.2.0 .
 # The whole source tree is copied so that the root meson.build configures as
 # it does anywhere; only the app target is compiled.
 

@@ -1,6 +1,6 @@
 # sessionlab-nginx: Debian's nginx with the configs of nginx-conf/, HTTP :8080.
 # Build from the repository root:
-#   docker build -f docker/nginx.Dockerfile -t sessionlab-nginx:0.1.0 .
+#   docker build -f docker/nginx.Dockerfile -t sessionlab-nginx:0.2.0 .
 # nginx-conf/ is copied at build time (the one source); the main config is
 # rendered at start by scripts/lib/render-nginx-conf (the same renderer the
 # local stack uses), in the role given by the environment:

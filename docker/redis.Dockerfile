@@ -4,8 +4,8 @@
 # uses it. Elsewhere compose's default is the official redis:8.6.3, the tag
 # of the Kubernetes overlays (docker/compose.redis.yaml says why). Build from
 # the repository root and select it:
-#   docker build -f docker/redis.Dockerfile -t sessionlab-redis:0.1.0 .
-#   export SESSIONLAB_REDIS_IMAGE=sessionlab-redis:0.1.0
+#   docker build -f docker/redis.Dockerfile -t sessionlab-redis:0.2.0 .
+#   export SESSIONLAB_REDIS_IMAGE=sessionlab-redis:0.2.0
 
 FROM debian:bookworm-slim
 # The redis user gets uid/gid 999 first, as in the official image, so the same

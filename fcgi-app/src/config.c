@@ -215,6 +215,10 @@ static int setting_apply(const struct setting *s, struct config *cfg, const char
     }
 }
 
+/* A Redis key prefix: no '{' or '}', which would change the keys' Redis
+ * Cluster hash tag (a session and its rotated successor share one). */
+#define PREFIX_BYTES "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`" \
+                     "abcdefghijklmnopqrstuvwxyz|~"
 #define NAME_BYTES "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 /* RFC 6265 cookie-name: an RFC 2616 token. */
 #define TOKEN_BYTES "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -235,7 +239,8 @@ static const struct setting settings[] = {
      FIELD(redis_connections), .lo = 1, .hi = 16, .what = "", .def = "1",
      .help = "Redis connections shared by all workers, pipelined"},
     {.env = "SESSIONLAB_REDIS_PREFIX", .flag = "redis-prefix", .kind = SETTING_TEXT,
-     FIELD(redis_prefix), .what = "printable ASCII, no spaces", .def = "sessionlab:session:",
+     FIELD(redis_prefix), .allowed = PREFIX_BYTES, .what = "printable ASCII but space, { and }",
+     .def = "sessionlab:session:",
      .help = "Redis key prefix"},
     {.env = "SESSIONLAB_TTL", .flag = "ttl", .kind = SETTING_NUM, FIELD(ttl), .lo = 1,
      .hi = 31536000, .what = " of seconds", .def = "1800", .help = "idle timeout in seconds, sliding"},

@@ -50,7 +50,8 @@
  * a line would count as a line here and be skipped by cart_decode.
  *
  * Per-user index: a ZSET prefix .. 'user:' .. NAME, member = session id,
- * score = login time (Redis TIME). The prefix is read off KEYS[1] (its
+ * score = login time in microseconds (Redis TIME: logins within one second
+ * keep their order, so the cap ends the oldest). The prefix is read off KEYS[1] (its
  * layout is fixed above) rather than passed: the cart op already uses every
  * argument a pipelined command may carry (RPIPE_ARGS_MAX). login prunes
  * members whose key is gone and, while the index holds USER_SESSIONS_MAX,
@@ -59,10 +60,16 @@
  * at least as long as any session in it: login, and touch/set/cart of a
  * logged-in session, raise its TTL to the idle TTL. That is a TTL check,
  * not EXPIRE ... GT: GT needs Redis 7 (sessionlab accepts 5) and never puts
- * a TTL on a key that has none, as a fresh index. The index is NOT in the session's hash slot: the
- * script touches a key it was not given, which single-node and Sentinel
- * Redis allow and a Redis Cluster refuses (issue 16 moves the index to a
- * second command).
+ * a TTL on a key that has none, as a fresh index. The index is NOT in the
+ * session's hash slot: the script touches a key it was not given, which
+ * single-node and Sentinel Redis allow and a Redis Cluster refuses (issue 16
+ * moves the index to a second command).
+ *
+ * Sessions of versions before the {tag} layout live at prefix .. id: every
+ * operation on an id first renames such a key to its new name (adopt_legacy;
+ * one EXISTS when the new key is there), so an upgrade keeps them. Replicas
+ * of the old version still running then no longer find a session a new one
+ * adopted: a rolling update from 0.1 moves each user once (docs/architecture.md).
  *
  * Every hash records 'born' (Redis's clock, seconds). touch, set, cart,
  * logout and login (for the old key) first delete a session older than the
@@ -76,10 +83,15 @@ const char redis_script_body[] =
     "local k, op, ttl, maxage = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local prefix, id = string.match(k, '^(.*){%x+}(%x+)$')\n"
     "if not id then return redis.error_reply('sessionlab: key is not prefix{tag}id') end\n"
-    "local clock\n"
+    "local clock, micro\n"
     "local function now()\n"
-    "  if not clock then clock = tonumber(redis.call('TIME')[1]) end\n"
+    "  if not clock then\n"
+    "    local t = redis.call('TIME'); clock, micro = tonumber(t[1]), tonumber(t[2])\n"
+    "  end\n"
     "  return clock\n"
+    "end\n"
+    "local function now_us()\n"
+    "  return now() * 1000000 + micro\n"
     "end\n"
     "local function skey(sid)\n"
     "  return prefix .. '{' .. string.sub(sid, 1, " RS_XSTR(SID_TAG_LEN) ") .. '}' .. sid\n"
@@ -105,6 +117,11 @@ const char redis_script_body[] =
     "  if born and now() - born >= maxage then drop(key, sid); return nil end\n"
     "  return born\n"
     "end\n"
+    "local function adopt_legacy(key, sid)\n"
+    "  if redis.call('EXISTS', key) == 0 and redis.call('EXISTS', prefix .. sid) == 1 then\n"
+    "    redis.call('RENAME', prefix .. sid, key)\n"
+    "  end\n"
+    "end\n"
     "local function ttl_for(born)\n"
     "  if maxage == 0 or not born then return ttl end\n"
     "  local left = born + maxage - now()\n"
@@ -129,6 +146,7 @@ const char redis_script_body[] =
     "  return names, qty\n"
     "end\n"
     "if op == 'touch' then\n"
+    "  adopt_legacy(k, id)\n"
     "  local born = born_if_live(k, id)\n"
     "  if redis.call('EXPIRE', k, ttl_for(born)) == 0 then return false end\n"
     "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
@@ -149,6 +167,7 @@ const char redis_script_body[] =
     "  return {1, 0, '', '0', ARGV[4], '', ''}\n"
     "end\n"
     "if op == 'set' then\n"
+    "  adopt_legacy(k, id)\n"
     "  local born = born_if_live(k, id)\n"
     "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
     "  redis.call('HSET', k, 'value', ARGV[4], 'vtime', ARGV[5])\n"
@@ -164,6 +183,7 @@ const char redis_script_body[] =
     "  if redis.call('EXISTS', new) == 1 then return 0 end\n"
     "  local born, rotated = nil, 0\n"
     "  if k ~= new then\n"
+    "    adopt_legacy(k, id)\n"
     "    born = born_if_live(k, id)\n"
     "    if redis.call('EXISTS', k) == 1 then\n"
     "      local prev = redis.call('HGET', k, 'user')\n"
@@ -184,11 +204,12 @@ const char redis_script_body[] =
     "    if not m then break end\n"
     "    redis.call('DEL', skey(m))\n"
     "  end\n"
-    "  redis.call('ZADD', idx, now(), nid)\n"
+    "  redis.call('ZADD', idx, now_us(), nid)\n"
     "  extend(idx)\n"
     "  return 2 - rotated\n"
     "end\n"
     "if op == 'logout' then\n"
+    "  adopt_legacy(k, id)\n"
     "  born_if_live(k, id)\n"
     "  local user = redis.call('HGET', k, 'user')\n"
     "  local existed = redis.call('DEL', k)\n"
@@ -205,6 +226,7 @@ const char redis_script_body[] =
     "  return {existed, ended}\n"
     "end\n"
     "if op == 'cart' then\n"
+    "  adopt_legacy(k, id)\n"
     "  local born = born_if_live(k, id)\n"
     "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
     "  local item, delta = ARGV[4], tonumber(ARGV[5])\n"
@@ -216,7 +238,9 @@ const char redis_script_body[] =
     "  end\n"
     "  local had = (qty[item] or 0) > 0\n"
     "  local q = math.max((qty[item] or 0) + delta, 0)\n"
-    "  if delta > 0 and (q > qmax or (not had and lines >= lmax)) then return 2 end\n"
+    "  if delta > 0 and (q > qmax or (not had and lines >= lmax)) then\n"
+    "    redis.call('EXPIRE', k, ttl_for(born)); keep_index(k); return 2\n"
+    "  end\n"
     "  if not qty[item] then names[#names + 1] = item end\n"
     "  qty[item] = q\n"
     "  local out = {}\n"

@@ -207,17 +207,19 @@ static bool delete_if_user(struct store *st, const char *id, const char *user)
 }
 
 /* Ends every session of user: ids collected under the index lock, then
- * deleted one by one under their shard locks (lock order). The count. */
+ * deleted one by one under their shard locks (lock order). Passes until the
+ * user's list is empty: a session that rotated between the collect and its
+ * delete is still listed, under its new id, for the next pass. The count. */
 static long long end_user_sessions(struct store *st, const char *user)
 {
     char ids[END_BATCH][SID_LEN];
     long long ended = 0;
     for (int pass = 0; pass < END_PASSES; pass++) {
         int n = memuser_collect(&st->table->users, user, ids, END_BATCH);
+        if (n == 0)
+            break;
         for (int i = 0; i < n; i++)
             ended += delete_if_user(st, ids[i], user);
-        if (n < END_BATCH)
-            break;
     }
     return ended;
 }

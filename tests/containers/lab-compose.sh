@@ -8,7 +8,8 @@
 # Engine: when CT_DOCKER_HOST names an engine that answers (tests/containers/run
 # passes its own, with the images built), the rows run there and the engine is
 # left alone. Otherwise setup starts one like the suite does (ct_engine_start,
-# under the suite's lock), makes the images when missing, and teardown stops it.
+# under the suite's lock), builds the images (cached layers when nothing
+# changed), and teardown stops it.
 #
 # Client addresses: the probes do not go through the published
 # 127.0.0.1:PORT. With Docker's default userland proxy every connection there
@@ -75,13 +76,12 @@ lab_compose_setup() {
         ct_engine_start "$cache" 2>>"$LAB_LOG" || sl_die "dockerd did not start; see $LAB_LOG"
         lab_say "compose: dockerd started (pid $CT_DOCKERD_PID, bridge 198.19.0.1/24)"
     fi
-    for img in app nginx redis; do
-        ct_docker image inspect "sessionlab-$img:$CT_VERSION" >/dev/null 2>&1 && continue
-        lab_say "compose: making the images (debian:bookworm-slim by debootstrap, then docker build)"
-        ct_base_image "$(ct_cache_dir)" >>"$LAB_LOG" 2>&1 || sl_die "debian:bookworm-slim failed; see $LAB_LOG"
-        ct_build_images >>"$LAB_LOG" 2>&1 || sl_die "docker build failed; see $LAB_LOG"
-        break
-    done
+    # Built every run: an image of an older tree would run old code (its tag
+    # is the version, not the commit); with nothing changed, docker's layer
+    # cache makes this a few seconds.
+    lab_say "compose: building the images (debian:bookworm-slim by debootstrap when missing, then docker build)"
+    ct_base_image "$(ct_cache_dir)" >>"$LAB_LOG" 2>&1 || sl_die "debian:bookworm-slim failed; see $LAB_LOG"
+    ct_build_images >>"$LAB_LOG" 2>&1 || sl_die "docker build failed; see $LAB_LOG"
     # A project left by a killed run would hold the names and the port
     # (the Redis files name every service a row can have).
     if [[ -n $(_lab_compose_leftovers) ]]; then

@@ -275,7 +275,7 @@ describe('ids that must never reach Redis', () => {
     }
   });
 
-  test('MONITOR: every key Redis saw is prefix + {tag} + 32 hex digits (or a user index)', async () => {
+  test('MONITOR: every key Redis saw is prefix + {tag} + 32 hex digits (or a user index, or the 0.1 key of a valid id)', async () => {
     // MONITOR output is asynchronous: wait until a marker sent last shows up,
     // and look only at complete lines.
     const marker = `end-of-hostile-${Date.now()}`;
@@ -285,8 +285,9 @@ describe('ids that must never reach Redis', () => {
     const lines = text.slice(0, text.lastIndexOf('\n')).split('\n').filter((l) => /^\d+\.\d+ \[/.test(l));
     assert.ok(lines.length > 20, `MONITOR saw the traffic (${lines.length} lines)`);
     // A session hash: prefix + "{" + id[0..4) + "}" + id (the hash tag is the
-    // id's first 4 digits); a user index: prefix + "user:" + a valid name.
-    const keyRe = new RegExp(`^${prefix}(\\{([0-9a-f]{4})\\}\\2[0-9a-f]{28}|user:[A-Za-z0-9._-]{1,32})$`);
+    // id's first 4 digits); a user index: prefix + "user:" + a valid name;
+    // and the 0.1 layout prefix + id, which the scripts look up to adopt.
+    const keyRe = new RegExp(`^${prefix}(\\{([0-9a-f]{4})\\}\\2[0-9a-f]{28}|[0-9a-f]{32}|user:[A-Za-z0-9._-]{1,32})$`);
     let keys = 0;
     for (const l of lines) {
       const args = [...l.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);

@@ -574,8 +574,7 @@ Test(live, user_sessions_are_capped_ending_the_oldest)
     for (int i = 1; i < USER_SESSIONS_MAX; i++)
         login_fresh("frank", id);
     cr_assert_eq(cmd_int("ZCARD " PREFIX "user:frank"), USER_SESSIONS_MAX);
-    /* Logins within one second tie on score: make the first one older. */
-    cmd_int("ZADD " PREFIX "user:frank XX 1 %s", first);
+    /* All within a second or so: microsecond scores keep the order. */
     login_fresh("frank", id);
     cr_assert_eq(cmd_int("ZCARD " PREFIX "user:frank"), USER_SESSIONS_MAX);
     key_of(first, key);
@@ -623,4 +622,41 @@ Test(live_max_age, login_treats_an_aged_session_as_absent, .init = NULL)
     cr_assert_leq(cmd_int("TTL %s", key), 60, "TTL capped by the lifetime");
     cr_assert_eq(ops->touch(st, b, "pod-a", &out), 1);
     cr_assert_eq(out.count, 1);
+}
+
+Test(live, a_refused_cart_change_still_refreshes_the_idle_ttl)
+{
+    char a[SID_LEN + 1], key[128];
+    new_id(a);
+    key_of(a, key);
+    for (int i = 1; i <= CART_QTY_MAX; i++)
+        cr_assert_eq(ops->cart(st, a, APPLE, 1, true), 1);
+    cmd_int("EXPIRE %s 5", key);
+    cr_assert_eq(ops->cart(st, a, APPLE, 1, false), 2);
+    cr_assert_gt(cmd_int("TTL %s", key), 1790, "a 409 is a request of the session, as in memory");
+}
+
+/* A session written before the {tag} layout (prefix + id) is adopted by
+ * the first operation on its id: renamed, data and TTL kept. */
+Test(live, sessions_of_the_old_key_layout_are_adopted)
+{
+    char a[SID_LEN + 1], b[SID_LEN + 1], key[128];
+    new_id(a);
+    cmd_int("HSET " PREFIX "%s count 41 served old-pod born 1", a);
+    cmd_int("EXPIRE " PREFIX "%s 600", a);
+    cr_assert_eq(ops->touch(st, a, "pod-a", &out), 1, "%s", ops->error(st));
+    cr_assert_eq(out.count, 42);
+    cr_assert_str_eq(out.served_by[1], "old-pod");
+    key_of(a, key);
+    cr_assert_eq(cmd_int("EXISTS " PREFIX "%s", a), 0, "the old key is gone");
+    cr_assert_gt(cmd_int("TTL %s", key), 0);
+    /* Logging in with an old-layout cookie rotates it like any session. */
+    new_id(b);
+    cmd_int("HSET " PREFIX "%s count 7 born 1", b);
+    char nb[SID_LEN + 1];
+    sibling(b, nb);
+    cr_assert_eq(ops->login(st, b, nb, "olga"), 1);
+    cr_assert_eq(ops->touch(st, nb, "pod-a", &out), 1);
+    cr_assert_eq(out.count, 8);
+    cr_assert_str_eq(out.user, "olga");
 }

@@ -887,3 +887,55 @@ Test(store_memory, concurrent_mix_keeps_the_index_consistent)
     for (int u = 0; u < 3; u++)
         cr_assert_eq(store_memory_user_sessions(mix_users[u]), per_user[u], "%s", mix_users[u]);
 }
+
+/* Log out everywhere racing a rotation of another of the user's sessions
+ * (the hostile review's reproduction, 1 in ~20,000 rounds before the fix):
+ * a login that rotated (rc 1) ran while its old session existed, so the
+ * revocation must end it too — nothing of the user may be left. */
+static char race_s1[SID_LEN + 1], race_s2[SID_LEN + 1], race_s2n[SID_LEN + 1];
+static pthread_barrier_t race_bar;
+static int race_rc;
+
+static void *race_logout_all(void *arg)
+{
+    long long ended;
+    pthread_barrier_wait(&race_bar);
+    ops->logout(arg, race_s1, true, &ended);
+    return NULL;
+}
+
+static void *race_rotate(void *arg)
+{
+    pthread_barrier_wait(&race_bar);
+    race_rc = ops->login(arg, race_s2, race_s2n, "u");
+    return NULL;
+}
+
+Test(store_memory, log_out_everywhere_ends_a_session_rotating_meanwhile)
+{
+    start(1000, 1000);
+    struct store *other = ops->open(NULL);
+    int survivors = 0;
+    for (int round = 0; round < 20000; round++) {
+        cr_assert_eq(sid_generate(race_s1), 0);
+        cr_assert_eq(sid_generate(race_s2), 0);
+        cr_assert_eq(sid_generate_sibling(race_s2, race_s2n), 0);
+        cr_assert_eq(ops->login(st, NULL, race_s1, "u"), 2);
+        cr_assert_eq(ops->login(st, NULL, race_s2, "u"), 2);
+        pthread_barrier_init(&race_bar, NULL, 2);
+        pthread_t a, b;
+        pthread_create(&a, NULL, race_logout_all, st);
+        pthread_create(&b, NULL, race_rotate, other);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        pthread_barrier_destroy(&race_bar);
+        long left = store_memory_user_sessions("u");
+        survivors += race_rc == 1 && left > 0;
+        /* Whatever the order, a new round starts with no session of u. */
+        ops->destroy(st, race_s2);
+        ops->destroy(st, race_s2n);
+        cr_assert_eq(store_memory_user_sessions("u"), 0);
+    }
+    ops->close(other);
+    cr_expect_eq(survivors, 0, "%d rotations outlived log out everywhere", survivors);
+}
