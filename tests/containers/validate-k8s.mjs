@@ -47,7 +47,7 @@ const REDIS_IMAGE = "redis:8.6.3";
 // (fcgi-app, "signals" in the README). The grace period must cover nginx's
 // preStop + nginx's drain (its FastCGI timeouts) + this.
 const APP_DRAIN_S = 30;
-// The app's default sliding session TTL (SESSIONLAB_TTL, fcgi-app/src/config.c).
+// The app's default sliding session TTL (SESSIONLAB_TTL, fcgi-app/src/server/config.c).
 const APP_TTL_DEFAULT_S = 1800;
 // Probe paths of the app pods: none of them may depend on the session store
 // (/readyz is pod-local, /healthz and /nginx-healthz never touch it).
