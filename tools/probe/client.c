@@ -249,7 +249,8 @@ static long long wall_ms(void)
 static bool cart_matches(json_object *obj, const int want[PROBE_CART_LINES])
 {
     json_object *cart;
-    if (!json_object_object_get_ex(obj, "cart", &cart) || !json_object_is_type(cart, json_type_array))
+    if (!json_object_object_get_ex(obj, "cart", &cart) ||
+        !json_object_is_type(cart, json_type_array))
         return false;
     size_t n = json_object_array_length(cart), k = 0;
     for (int i = 0; i < PROBE_CART_LINES; i++) {
@@ -259,10 +260,11 @@ static bool cart_matches(json_object *obj, const int want[PROBE_CART_LINES])
             return false;
         json_object *line = json_object_array_get_idx(cart, k++), *item, *qty;
         if (!json_object_is_type(line, json_type_object) ||
-            !json_object_object_get_ex(line, "item", &item) || !json_object_is_type(item, json_type_string) ||
+            !json_object_object_get_ex(line, "item", &item) ||
+            !json_object_is_type(item, json_type_string) ||
             strcmp(json_object_get_string(item), probe_cart_items[i]) != 0 ||
-            !json_object_object_get_ex(line, "qty", &qty) || !json_object_is_type(qty, json_type_int) ||
-            json_object_get_int64(qty) != want[i])
+            !json_object_object_get_ex(line, "qty", &qty) ||
+            !json_object_is_type(qty, json_type_int) || json_object_get_int64(qty) != want[i])
             return false;
     }
     return k == n;
@@ -285,7 +287,8 @@ static void judge_state(struct run *u, json_object *obj)
          * not the one the log-in made). */
         v = NULL;
         json_object_object_get_ex(obj, "user", &v);
-        if (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), r->user) != 0) {
+        if (!json_object_is_type(v, json_type_string) ||
+            strcmp(json_object_get_string(v), r->user) != 0) {
             r->login = VALUE_LOST;
             r->logged_out_reads++;
         }
@@ -306,7 +309,8 @@ static void observe(struct run *u, long n, const char *id, const char *host, lon
     r->latency_ms[r->nlatency++] = ms;
     int hi = note_host(r, host);
     if (r->trace)
-        r->trace[r->ntrace++] = (struct trace_point){.n = n, .count = count, .host = hi, .t_ms = wall_ms()};
+        r->trace[r->ntrace++] =
+            (struct trace_point){.n = n, .count = count, .host = hi, .t_ms = wall_ms()};
     if (r->ok == 1) {
         snprintf(r->first_id, sizeof r->first_id, "%s", id);
         r->count_ok = count == 1;
@@ -385,7 +389,8 @@ static bool post_form(struct run *u, const char *url, const char *what, const ch
 }
 
 /* POSTs FIELD=escaped(text) to url. */
-static bool post_field(struct run *u, const char *url, const char *what, const char *field, const char *text)
+static bool post_field(struct run *u, const char *url, const char *what, const char *field,
+                       const char *text)
 {
     char *esc = curl_easy_escape(u->h, text, 0);
     size_t cap = esc ? strlen(field) + strlen(esc) + 2 : 0;

@@ -22,7 +22,7 @@
 
 #define REQUESTS_MAX 1000000L
 #define CLIENTS_MAX 512
-#define VALUE_MAX 4096 /* the app's limit on a session value */
+#define VALUE_MAX 4096                     /* the app's limit on a session value */
 #define USER_NAME_MAX (PROBE_USER_MAX - 1) /* the app's USER_MAX */
 
 enum { EXIT_CONTINUOUS = 0, EXIT_BROKEN = 1, EXIT_USAGE = 2 };
@@ -102,15 +102,25 @@ static bool valid_user_name(const char *s)
 {
     if (!*s || strlen(s) > USER_NAME_MAX)
         return false;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+           strlen(s);
 }
 
 /* Fills o from argv. Returns -1 to exit 0 (help), EXIT_USAGE on a bad
  * command line, 0 to run. */
 static int parse_args(int argc, char **argv, struct probe_opts *o)
 {
-    enum { OPT_CLIENTS = 256, OPT_SET, OPT_LOGIN, OPT_CART, OPT_IFACE, OPT_RESOLVE, OPT_INSECURE, OPT_JSON,
-           OPT_TRACE };
+    enum {
+        OPT_CLIENTS = 256,
+        OPT_SET,
+        OPT_LOGIN,
+        OPT_CART,
+        OPT_IFACE,
+        OPT_RESOLVE,
+        OPT_INSECURE,
+        OPT_JSON,
+        OPT_TRACE
+    };
     static const struct option longs[] = {
         {"clients", required_argument, NULL, OPT_CLIENTS},
         {"set-value", required_argument, NULL, OPT_SET},
@@ -148,7 +158,8 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             break;
         case OPT_LOGIN:
             if (!valid_user_name(optarg))
-                return usage_error("--login needs a name of letters, digits, '.', '_' or '-', not '%s'", optarg);
+                return usage_error(
+                    "--login needs a name of letters, digits, '.', '_' or '-', not '%s'", optarg);
             o->login = optarg;
             break;
         case OPT_CART:
@@ -185,7 +196,8 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         }
     }
     if (optind != argc - 1)
-        return usage_error(optind >= argc ? "missing URL%s" : "exactly one URL expected, got extra '%s'",
+        return usage_error(optind >= argc ? "missing URL%s"
+                                          : "exactly one URL expected, got extra '%s'",
                            optind >= argc ? "" : argv[optind + 1]);
     o->url = argv[optind];
     if (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0)
@@ -193,10 +205,12 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
     if (strpbrk(o->url, "?#"))
         return usage_error("URL must be a base URL without query or fragment, not '%s'", o->url);
     if (o->login && strlen(o->login) + (size_t)snprintf(NULL, 0, "-%d", o->clients) > USER_NAME_MAX)
-        return usage_error("--login NAME too long: NAME-k (k up to --clients) must fit in 32 bytes, '%s' does not",
-                           o->login);
+        return usage_error(
+            "--login NAME too long: NAME-k (k up to --clients) must fit in 32 bytes, '%s' does not",
+            o->login);
     if (o->set_value && o->requests < 2)
-        return usage_error("--set-value needs -n 2 or more (the value is checked on later reads)%s", "");
+        return usage_error("--set-value needs -n 2 or more (the value is checked on later reads)%s",
+                           "");
     return 0;
 }
 
@@ -286,7 +300,8 @@ int main(int argc, char **argv)
     if (setup_failed) {
         rc = EXIT_USAGE;
     } else if (transport) {
-        fprintf(stderr, "sessionlab-probe: %ld of %ld requests to %s got no HTTP answer; first: %s\n",
+        fprintf(stderr,
+                "sessionlab-probe: %ld of %ld requests to %s got no HTTP answer; first: %s\n",
                 transport, requests, o.url, first_transport);
         rc = EXIT_USAGE;
     } else {

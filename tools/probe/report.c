@@ -64,7 +64,8 @@ static int totals_of(struct totals *t, struct client_result *c, int n)
         for (int h = 0; h < r->nhosts; h++)
             add_host(t, &r->hosts[h]);
         stats_sort(r->latency_ms, r->nlatency);
-        memcpy(t->latency_ms + t->nlatency, r->latency_ms, (size_t)r->nlatency * sizeof *r->latency_ms);
+        memcpy(t->latency_ms + t->nlatency, r->latency_ms,
+               (size_t)r->nlatency * sizeof *r->latency_ms);
         t->nlatency += r->nlatency;
     }
     stats_sort(t->latency_ms, t->nlatency);
@@ -102,8 +103,9 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
     if (o->cart)
         fprintf(f, ", %ld item%s added first", o->cart, o->cart == 1 ? "" : "s");
     fputc('\n', f);
-    fprintf(f, "%6s %11s %6s %7s %10s %-16s %5s %5s %5s %7s %7s %7s  %s\n", "client", "ok/requests", "errors",
-            "retries", "id-changes", "count", "value", "login", "cart", "p50 ms", "p99 ms", "session", "hosts");
+    fprintf(f, "%6s %11s %6s %7s %10s %-16s %5s %5s %5s %7s %7s %7s  %s\n", "client", "ok/requests",
+            "errors", "retries", "id-changes", "count", "value", "login", "cart", "p50 ms",
+            "p99 ms", "session", "hosts");
     for (int i = 0; i < n; i++) {
         struct client_result *r = &c[i];
         char okreq[32], count[32];
@@ -113,11 +115,11 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
         else
             snprintf(count, sizeof count, "last %lld, %ld reset%s", r->final_count, r->count_resets,
                      r->count_resets == 1 ? "" : "s");
-        fprintf(f, "%6d %11s %6ld %7ld %10ld %-16s %5s %5s %5s %7.2f %7.2f %7s  ", r->index, okreq, r->errors,
-                r->retries, r->id_changes, count, value_word(r->value), value_word(r->login),
-                value_word(r->cart),
-                stats_percentile(r->latency_ms, r->nlatency, 50),
-                stats_percentile(r->latency_ms, r->nlatency, 99), r->continuous ? "kept" : "BROKEN");
+        fprintf(
+            f, "%6d %11s %6ld %7ld %10ld %-16s %5s %5s %5s %7.2f %7.2f %7s  ", r->index, okreq,
+            r->errors, r->retries, r->id_changes, count, value_word(r->value), value_word(r->login),
+            value_word(r->cart), stats_percentile(r->latency_ms, r->nlatency, 50),
+            stats_percentile(r->latency_ms, r->nlatency, 99), r->continuous ? "kept" : "BROKEN");
         print_hosts(f, r);
         fputc('\n', f);
         if (r->first_error[0])
@@ -127,9 +129,10 @@ void report_text(FILE *f, const struct probe_opts *o, struct client_result *c, i
     for (int h = 0; h < t.nhosts; h++)
         fprintf(f, " %s (%ld)", t.hosts[h].name, t.hosts[h].requests);
     fprintf(f, "%s\n", t.nhosts ? "" : " none");
-    fprintf(f, "total: %ld/%ld requests answered, %ld error%s, %ld retr%s (first tries: %ld 5xx, "
-               "%ld unanswered), %ld id change%s, "
-               "%ld of %d session%s continuous, store %s, latency p50 %.2f ms p99 %.2f ms\n",
+    fprintf(f,
+            "total: %ld/%ld requests answered, %ld error%s, %ld retr%s (first tries: %ld 5xx, "
+            "%ld unanswered), %ld id change%s, "
+            "%ld of %d session%s continuous, store %s, latency p50 %.2f ms p99 %.2f ms\n",
             t.ok, t.requests, t.errors, t.errors == 1 ? "" : "s", t.retries,
             t.retries == 1 ? "y" : "ies", t.first_try_5xx, t.first_try_transport, t.id_changes,
             t.id_changes == 1 ? "" : "s", t.continuous, n, n == 1 ? "" : "s",

@@ -21,10 +21,13 @@ void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
  */
 struct log_limit {
     pthread_mutex_t lock;
-    long long second;           /* CLOCK_MONOTONIC second of the last line */
-    unsigned long dropped;      /* lines not written since */
+    long long second;      /* CLOCK_MONOTONIC second of the last line */
+    unsigned long dropped; /* lines not written since */
 };
-#define LOG_LIMIT_INIT {PTHREAD_MUTEX_INITIALIZER, -1, 0}
+#define LOG_LIMIT_INIT                   \
+    {                                    \
+        PTHREAD_MUTEX_INITIALIZER, -1, 0 \
+    }
 
 /* log_error or log_info through lim. */
 void log_error_limited(struct log_limit *lim, const char *fmt, ...) LOG_PRINTF(2, 3);

@@ -12,8 +12,7 @@
  * an empty string if formatting fails) and returns -1, so a parser can say
  * `return text_fail(err, errlen, "...", ...);`.
  */
-int text_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int text_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The value (0..15) of the hex digit c, either case; -1 for anything else. */
 int text_hexval(int c);

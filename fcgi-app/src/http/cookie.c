@@ -57,8 +57,7 @@ static void cookie_split(const char *s, size_t n, struct cookie_pair *pr)
     cookie_unquote(&pr->val, &pr->val_len);
 }
 
-int cookie_next(const char **cursor, const char *name, const char **val,
-                size_t *len)
+int cookie_next(const char **cursor, const char *name, const char **val, size_t *len)
 {
     if (cursor == NULL || *cursor == NULL || name == NULL || name[0] == '\0')
         return 0;
@@ -73,8 +72,7 @@ int cookie_next(const char **cursor, const char *name, const char **val,
         p += n;
         if (*p == ';')
             p++;
-        if (pr.has_eq && pr.name_len == want &&
-            memcmp(pr.name, name, want) == 0) {
+        if (pr.has_eq && pr.name_len == want && memcmp(pr.name, name, want) == 0) {
             *cursor = p;
             *val = pr.val;
             *len = pr.val_len;

@@ -11,7 +11,6 @@
  * header), 0 when there are no more. Never reads past the NUL; tolerates any
  * garbage (empty pairs, missing '=', stray separators).
  */
-int cookie_next(const char **cursor, const char *name, const char **val,
-                size_t *len);
+int cookie_next(const char **cursor, const char *name, const char **val, size_t *len);
 
 #endif

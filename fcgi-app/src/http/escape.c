@@ -21,8 +21,7 @@ static bool escape_is_cont(unsigned char c)
  * surrogates (ED) and code points over U+10FFFF (F4). Returns the sequence
  * length, or 0 when c cannot start a multibyte sequence.
  */
-static size_t escape_lead(unsigned char c, unsigned char *lo,
-                          unsigned char *hi)
+static size_t escape_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
 {
     *lo = 0x80;
     *hi = 0xbf;
@@ -105,28 +104,58 @@ static void escape_run(struct buf *b, const char *s, size_t n, escape_fn esc,
 static bool escape_html_cp(struct buf *b, uint32_t cp)
 {
     switch (cp) {
-    case '&': buf_puts(b, "&amp;"); return true;
-    case '<': buf_puts(b, "&lt;"); return true;
-    case '>': buf_puts(b, "&gt;"); return true;
-    case '"': buf_puts(b, "&quot;"); return true;
-    case '\'': buf_puts(b, "&#39;"); return true;
-    default: return false;
+    case '&':
+        buf_puts(b, "&amp;");
+        return true;
+    case '<':
+        buf_puts(b, "&lt;");
+        return true;
+    case '>':
+        buf_puts(b, "&gt;");
+        return true;
+    case '"':
+        buf_puts(b, "&quot;");
+        return true;
+    case '\'':
+        buf_puts(b, "&#39;");
+        return true;
+    default:
+        return false;
     }
 }
 
 static bool escape_json_cp(struct buf *b, uint32_t cp)
 {
     switch (cp) {
-    case '"': buf_puts(b, "\\\""); return true;
-    case '\\': buf_puts(b, "\\\\"); return true;
-    case '\b': buf_puts(b, "\\b"); return true;
-    case '\f': buf_puts(b, "\\f"); return true;
-    case '\n': buf_puts(b, "\\n"); return true;
-    case '\r': buf_puts(b, "\\r"); return true;
-    case '\t': buf_puts(b, "\\t"); return true;
-    case 0x2028: buf_puts(b, "\\u2028"); return true;
-    case 0x2029: buf_puts(b, "\\u2029"); return true;
-    default: break;
+    case '"':
+        buf_puts(b, "\\\"");
+        return true;
+    case '\\':
+        buf_puts(b, "\\\\");
+        return true;
+    case '\b':
+        buf_puts(b, "\\b");
+        return true;
+    case '\f':
+        buf_puts(b, "\\f");
+        return true;
+    case '\n':
+        buf_puts(b, "\\n");
+        return true;
+    case '\r':
+        buf_puts(b, "\\r");
+        return true;
+    case '\t':
+        buf_puts(b, "\\t");
+        return true;
+    case 0x2028:
+        buf_puts(b, "\\u2028");
+        return true;
+    case 0x2029:
+        buf_puts(b, "\\u2029");
+        return true;
+    default:
+        break;
     }
     if (cp < 0x20 || cp == 0x7f) {
         buf_printf(b, "\\u%04x", (unsigned)cp);

@@ -12,8 +12,7 @@
  * Decodes the byte at src[*i] (a plain byte, '+', or a "%XX" escape) into
  * *out and advances *i past it. -1 for a malformed or truncated escape.
  */
-static int form_decode_byte(const char *src, size_t len, size_t *i,
-                            bool plus_is_space, char *out)
+static int form_decode_byte(const char *src, size_t len, size_t *i, bool plus_is_space, char *out)
 {
     char c = src[*i];
 
@@ -53,8 +52,7 @@ static size_t form_room(size_t dstcap)
  * The whole source is scanned even once dst is full, so a malformed escape
  * anywhere wins over "too long". On error dst holds "" (if dstcap > 0).
  */
-long pct_decode(const char *src, size_t len, char *dst, size_t dstcap,
-                bool plus_is_space)
+long pct_decode(const char *src, size_t len, char *dst, size_t dstcap, bool plus_is_space)
 {
     size_t room = form_room(dstcap);
     size_t i = 0, n = 0;
@@ -85,8 +83,7 @@ long pct_decode(const char *src, size_t len, char *dst, size_t dstcap,
  * True when the urlencoded field name raw[0..rlen) decodes to exactly
  * name[0..nlen). Names that are malformed or over FORM_NAME_MAX never match.
  */
-static bool form_name_is(const char *raw, size_t rlen, const char *name,
-                         size_t nlen)
+static bool form_name_is(const char *raw, size_t rlen, const char *name, size_t nlen)
 {
     char key[FORM_NAME_MAX + 1];
     long k = pct_decode(raw, rlen, key, sizeof key, true);
@@ -95,8 +92,8 @@ static bool form_name_is(const char *raw, size_t rlen, const char *name,
 }
 
 /* Decodes the field value v[0..vlen) into dst and maps pct_decode's result. */
-static enum form_result form_take(const char *v, size_t vlen, char *dst,
-                                  size_t dstcap, size_t *outlen)
+static enum form_result form_take(const char *v, size_t vlen, char *dst, size_t dstcap,
+                                  size_t *outlen)
 {
     long n = pct_decode(v, vlen, dst, dstcap, true);
 
@@ -112,8 +109,8 @@ static enum form_result form_take(const char *v, size_t vlen, char *dst,
  * Pairs are separated by '&'; a pair without '=' is a name with an empty
  * value. Empty pairs are skipped. Never reads past body[len).
  */
-enum form_result form_get(const char *body, size_t len, const char *name,
-                          char *dst, size_t dstcap, size_t *outlen)
+enum form_result form_get(const char *body, size_t len, const char *name, char *dst, size_t dstcap,
+                          size_t *outlen)
 {
     size_t nlen = strlen(name);
     size_t i = 0;

@@ -11,11 +11,9 @@
  * when plus_is_space. Returns the decoded length, -1 for a malformed escape
  * ("%", "%4", "%zz"), -2 when the result does not fit in dstcap - 1 bytes.
  */
-long pct_decode(const char *src, size_t len, char *dst, size_t dstcap,
-                bool plus_is_space);
+long pct_decode(const char *src, size_t len, char *dst, size_t dstcap, bool plus_is_space);
 
-enum form_result { FORM_FOUND = 1, FORM_ABSENT = 0, FORM_MALFORMED = -1,
-                   FORM_TOO_LONG = -2 };
+enum form_result { FORM_FOUND = 1, FORM_ABSENT = 0, FORM_MALFORMED = -1, FORM_TOO_LONG = -2 };
 
 /*
  * Looks up the first field called name in a urlencoded body (not
@@ -23,7 +21,7 @@ enum form_result { FORM_FOUND = 1, FORM_ABSENT = 0, FORM_MALFORMED = -1,
  * does, length in *outlen. A malformed escape anywhere in that field's value
  * gives FORM_MALFORMED; a value over dstcap - 1 bytes gives FORM_TOO_LONG.
  */
-enum form_result form_get(const char *body, size_t len, const char *name,
-                          char *dst, size_t dstcap, size_t *outlen);
+enum form_result form_get(const char *body, size_t len, const char *name, char *dst, size_t dstcap,
+                          size_t *outlen);
 
 #endif

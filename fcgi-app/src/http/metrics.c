@@ -3,8 +3,8 @@
 #include <stddef.h>
 
 static const char *const route_labels[ROUTE_COUNT] = {
-    "/", "/api/session", "/setSession", "/clearSession", "/login", "/logout",
-    "/cart", "/hello", "/healthz", "/readyz", "/metrics", "other",
+    "/",     "/api/session", "/setSession", "/clearSession", "/login",   "/logout",
+    "/cart", "/hello",       "/healthz",    "/readyz",       "/metrics", "other",
 };
 
 /* The statuses the app sends; anything else is counted as 500. */
@@ -13,7 +13,7 @@ static const int statuses[] = {200, 303, 400, 403, 404, 405, 409, 413, 414, 415,
 
 /* Store latency buckets, in nanoseconds (upper bounds). */
 static const long long bucket_ns[] = {
-    100000, 250000, 500000, 1000000, 2500000, 5000000,
+    100000,   250000,   500000,   1000000,   2500000,   5000000,
     10000000, 25000000, 50000000, 100000000, 250000000, 1000000000,
 };
 #define NBUCKET (sizeof bucket_ns / sizeof bucket_ns[0])
@@ -50,20 +50,44 @@ void metrics_request(enum route_id r, int status)
     add(&requests[r < ROUTE_COUNT ? r : ROUTE_OTHER][s], 1);
 }
 
-void metrics_session_created(void) { add(&created, 1); }
-void metrics_session_destroyed(void) { add(&destroyed, 1); }
-void metrics_store_error(void) { add(&store_errors, 1); }
-void metrics_login(void) { add(&logins, 1); }
-void metrics_logout(void) { add(&logouts, 1); }
-void metrics_id_rotation(void) { add(&rotations, 1); }
+void metrics_session_created(void)
+{
+    add(&created, 1);
+}
+void metrics_session_destroyed(void)
+{
+    add(&destroyed, 1);
+}
+void metrics_store_error(void)
+{
+    add(&store_errors, 1);
+}
+void metrics_login(void)
+{
+    add(&logins, 1);
+}
+void metrics_logout(void)
+{
+    add(&logouts, 1);
+}
+void metrics_id_rotation(void)
+{
+    add(&rotations, 1);
+}
 
 void metrics_sessions_revoked(long long n)
 {
     if (n > 0)
         add(&revoked, (unsigned long long)n);
 }
-void metrics_connection_opened(void) { add(&conns_opened, 1); }
-void metrics_connection_closed(void) { add(&conns_closed, 1); }
+void metrics_connection_opened(void)
+{
+    add(&conns_opened, 1);
+}
+void metrics_connection_closed(void)
+{
+    add(&conns_closed, 1);
+}
 
 void metrics_store_latency(long long ns)
 {
@@ -105,25 +129,28 @@ static void render_latency(struct buf *b)
     buf_printf(b, "sessionlab_store_latency_seconds_count %llu\n", get(&latency_count));
 }
 
-static void render_counter(struct buf *b, const char *name, const char *help,
-                           unsigned long long v)
+static void render_counter(struct buf *b, const char *name, const char *help, unsigned long long v)
 {
     buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
 }
 
 void metrics_render(struct buf *b, const char *store, long long live, bool store_up)
 {
-    buf_printf(b, "# HELP sessionlab_build_info Version and store of this process.\n"
-                  "# TYPE sessionlab_build_info gauge\n"
-                  "sessionlab_build_info{version=\"%s\",store=\"%s\"} 1\n",
+    buf_printf(b,
+               "# HELP sessionlab_build_info Version and store of this process.\n"
+               "# TYPE sessionlab_build_info gauge\n"
+               "sessionlab_build_info{version=\"%s\",store=\"%s\"} 1\n",
                SESSIONLAB_VERSION, store);
-    buf_printf(b, "# HELP sessionlab_store_up Whether the session store answered a ping at this scrape.\n"
-                  "# TYPE sessionlab_store_up gauge\n"
-                  "sessionlab_store_up{store=\"%s\"} %d\n", store, store_up ? 1 : 0);
+    buf_printf(
+        b,
+        "# HELP sessionlab_store_up Whether the session store answered a ping at this scrape.\n"
+        "# TYPE sessionlab_store_up gauge\n"
+        "sessionlab_store_up{store=\"%s\"} %d\n",
+        store, store_up ? 1 : 0);
     render_requests(b);
     render_counter(b, "sessionlab_sessions_created_total", "Sessions created.", get(&created));
-    render_counter(b, "sessionlab_sessions_destroyed_total",
-                   "Sessions destroyed by /clearSession.", get(&destroyed));
+    render_counter(b, "sessionlab_sessions_destroyed_total", "Sessions destroyed by /clearSession.",
+                   get(&destroyed));
     render_counter(b, "sessionlab_store_errors_total", "Store operations that failed.",
                    get(&store_errors));
     render_counter(b, "sessionlab_logins_total", "Logins (POST /login) done.", get(&logins));
@@ -136,13 +163,17 @@ void metrics_render(struct buf *b, const char *store, long long live, bool store
                    "Logins that moved a live session to a new id.", get(&rotations));
     render_latency(b);
     unsigned long long opened = get(&conns_opened), closed = get(&conns_closed);
-    render_counter(b, "sessionlab_connections_accepted_total",
-                   "FastCGI connections accepted.", opened);
-    buf_printf(b, "# HELP sessionlab_connections_open FastCGI connections open (idle or busy).\n"
-                  "# TYPE sessionlab_connections_open gauge\n"
-                  "sessionlab_connections_open %llu\n", opened > closed ? opened - closed : 0);
+    render_counter(b, "sessionlab_connections_accepted_total", "FastCGI connections accepted.",
+                   opened);
+    buf_printf(b,
+               "# HELP sessionlab_connections_open FastCGI connections open (idle or busy).\n"
+               "# TYPE sessionlab_connections_open gauge\n"
+               "sessionlab_connections_open %llu\n",
+               opened > closed ? opened - closed : 0);
     if (live >= 0)
-        buf_printf(b, "# HELP sessionlab_sessions_live Sessions held by the memory store.\n"
-                      "# TYPE sessionlab_sessions_live gauge\n"
-                      "sessionlab_sessions_live %lld\n", live);
+        buf_printf(b,
+                   "# HELP sessionlab_sessions_live Sessions held by the memory store.\n"
+                   "# TYPE sessionlab_sessions_live gauge\n"
+                   "sessionlab_sessions_live %lld\n",
+                   live);
 }

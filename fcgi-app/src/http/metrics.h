@@ -10,9 +10,19 @@
 #include "buf.h"
 
 enum route_id {
-    ROUTE_ROOT, ROUTE_API, ROUTE_SET, ROUTE_CLEAR, ROUTE_LOGIN, ROUTE_LOGOUT,
-    ROUTE_CART, ROUTE_HELLO, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS,
-    ROUTE_OTHER, ROUTE_COUNT
+    ROUTE_ROOT,
+    ROUTE_API,
+    ROUTE_SET,
+    ROUTE_CLEAR,
+    ROUTE_LOGIN,
+    ROUTE_LOGOUT,
+    ROUTE_CART,
+    ROUTE_HELLO,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_OTHER,
+    ROUTE_COUNT
 };
 
 /* The path a route answers ("other" for the 404 catch-all). */

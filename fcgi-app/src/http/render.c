@@ -53,8 +53,8 @@ static void page_head(struct buf *b, const char *title)
     buf_puts(b, "</h1>\n");
 }
 
-static void page_field(struct buf *b, const char *label, const char *id,
-                       const char *text, size_t len)
+static void page_field(struct buf *b, const char *label, const char *id, const char *text,
+                       size_t len)
 {
     buf_puts(b, "<dt>");
     buf_puts(b, label);
@@ -98,14 +98,16 @@ static void page_account(struct buf *b, const struct session *s, const char *sto
 {
     if (!s->user[0]) {
         buf_puts(b, "<form id=\"login-form\" method=\"post\" action=\"/login\">"
-                    "<input type=\"text\" name=\"user\" maxlength=\"" STR(USER_MAX) "\" "
-                    "pattern=\"[A-Za-z0-9._\\-]+\" required aria-label=\"User name\" "
-                    "autocomplete=\"username\"> "
-                    "<button type=\"submit\">Log in</button>"
-                    "<span class=\"note\"> A demo: no password.</span></form>\n");
+                    "<input type=\"text\" name=\"user\" maxlength=\"" STR(
+                        USER_MAX) "\" "
+                                  "pattern=\"[A-Za-z0-9._\\-]+\" required aria-label=\"User name\" "
+                                  "autocomplete=\"username\"> "
+                                  "<button type=\"submit\">Log in</button>"
+                                  "<span class=\"note\"> A demo: no password.</span></form>\n");
         return;
     }
-    buf_puts(b, "<form id=\"logout-form\" method=\"post\" action=\"/logout\"><p>Logged in as <strong>");
+    buf_puts(
+        b, "<form id=\"logout-form\" method=\"post\" action=\"/logout\"><p>Logged in as <strong>");
     escape_html(b, s->user, strlen(s->user));
     buf_puts(b, "</strong></p><button type=\"submit\">Log out</button> "
                 "<button type=\"submit\" name=\"all\" value=\"1\">Log out everywhere</button>");
@@ -121,18 +123,19 @@ static void page_shop(struct buf *b)
     buf_puts(b, "<table class=\"shop\" id=\"shop\">");
     for (int i = 0; i < CART_ITEMS; i++) {
         const char *n = cart_catalogue[i];
-        buf_printf(b, "<tr><td>%s</td><td><form method=\"post\" action=\"/cart\">"
-                      "<input type=\"hidden\" name=\"item\" value=\"%s\">"
-                      "<button type=\"submit\" name=\"action\" value=\"add\" id=\"add-%s\">Add</button> "
-                      "<button type=\"submit\" name=\"action\" value=\"remove\" id=\"remove-%s\">"
-                      "Remove</button></form></td></tr>",
-                   n, n, n, n);
+        buf_printf(
+            b,
+            "<tr><td>%s</td><td><form method=\"post\" action=\"/cart\">"
+            "<input type=\"hidden\" name=\"item\" value=\"%s\">"
+            "<button type=\"submit\" name=\"action\" value=\"add\" id=\"add-%s\">Add</button> "
+            "<button type=\"submit\" name=\"action\" value=\"remove\" id=\"remove-%s\">"
+            "Remove</button></form></td></tr>",
+            n, n, n, n);
     }
     buf_puts(b, "</table>\n");
 }
 
-void render_page(struct buf *b, const struct session *s, const char *instance,
-                 const char *store)
+void render_page(struct buf *b, const struct session *s, const char *instance, const char *store)
 {
     char count[32], date[20] = "";
     struct buf cb;
@@ -154,8 +157,7 @@ void render_page(struct buf *b, const struct session *s, const char *instance,
     buf_puts(b, "</dl>\n");
     page_account(b, s, store);
     page_shop(b);
-    buf_puts(b,
-                "<form method=\"post\" action=\"/setSession\">"
+    buf_puts(b, "<form method=\"post\" action=\"/setSession\">"
                 "<input type=\"text\" name=\"value\" maxlength=\"4096\" "
                 "aria-label=\"Value\" autocomplete=\"off\"> "
                 "<button type=\"submit\">Set Session</button></form>\n"
@@ -190,8 +192,7 @@ static void json_account(struct buf *b, const struct session *s)
     buf_putc(b, ']');
 }
 
-void render_json(struct buf *b, const struct session *s, const char *instance,
-                 const char *store)
+void render_json(struct buf *b, const struct session *s, const char *instance, const char *store)
 {
     buf_puts(b, "{\"session_id\":");
     json_string(b, s->id, strlen(s->id));

@@ -48,9 +48,9 @@ void request_parse(struct request *rq, char *const *params)
         case 'H':
             if (s[1] == 'T' && s[2] == 'T' && s[3] == 'P')
                 (void)(TAKE(s, "HTTP_HOST", &rq->host) || TAKE(s, "HTTP_COOKIE", &rq->cookie) ||
-                    TAKE(s, "HTTP_ORIGIN", &rq->origin) ||
-                    TAKE(s, "HTTP_SEC_FETCH_SITE", &rq->fetch_site) ||
-                    TAKE(s, "HTTP_X_FORWARDED_PROTO", &xfp) || TAKE(s, "HTTPS", &https));
+                       TAKE(s, "HTTP_ORIGIN", &rq->origin) ||
+                       TAKE(s, "HTTP_SEC_FETCH_SITE", &rq->fetch_site) ||
+                       TAKE(s, "HTTP_X_FORWARDED_PROTO", &xfp) || TAKE(s, "HTTPS", &https));
             break;
         case 'R':
             (void)(TAKE(s, "REQUEST_METHOD", &rq->method) || TAKE(s, "REQUEST_URI", &uri));
@@ -64,8 +64,7 @@ void request_parse(struct request *rq, char *const *params)
     }
     set_path(rq, uri);
     rq->content_length = parse_length(len);
-    rq->secure = (https && strcasecmp(https, "on") == 0) ||
-                 (xfp && strcasecmp(xfp, "https") == 0);
+    rq->secure = (https && strcasecmp(https, "on") == 0) || (xfp && strcasecmp(xfp, "https") == 0);
 }
 
 /* Length of the host part of an authority: "[v6]" or up to the ':'. */

@@ -12,16 +12,16 @@
 #define REQUEST_PATH_MAX 1024
 
 struct request {
-    const char *method;        /* REQUEST_METHOD, "" when absent */
+    const char *method;          /* REQUEST_METHOD, "" when absent */
     char path[REQUEST_PATH_MAX]; /* REQUEST_URI up to '?', not decoded */
     bool path_too_long;
-    const char *host;          /* HTTP_HOST */
-    const char *origin;        /* HTTP_ORIGIN */
-    const char *fetch_site;    /* HTTP_SEC_FETCH_SITE */
-    const char *cookie;        /* HTTP_COOKIE */
-    const char *content_type;  /* CONTENT_TYPE */
-    long long content_length;  /* CONTENT_LENGTH; 0 when absent, -1 invalid */
-    bool secure;               /* HTTPS=on or X-Forwarded-Proto: https */
+    const char *host;         /* HTTP_HOST */
+    const char *origin;       /* HTTP_ORIGIN */
+    const char *fetch_site;   /* HTTP_SEC_FETCH_SITE */
+    const char *cookie;       /* HTTP_COOKIE */
+    const char *content_type; /* CONTENT_TYPE */
+    long long content_length; /* CONTENT_LENGTH; 0 when absent, -1 invalid */
+    bool secure;              /* HTTPS=on or X-Forwarded-Proto: https */
 };
 
 /* Fills rq from a NULL-terminated "NAME=value" array; never fails. */

@@ -7,18 +7,30 @@
 const char *response_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 303: return "See Other";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 200:
+        return "OK";
+    case 303:
+        return "See Other";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -58,8 +70,8 @@ static void write_headers(struct buf *h, const struct response *r, size_t body_l
     buf_puts(h, "\r\n");
 }
 
-int response_write(FCGX_Stream *out, const struct response *r,
-                   const struct buf *body, bool head_only)
+int response_write(FCGX_Stream *out, const struct response *r, const struct buf *body,
+                   bool head_only)
 {
     char mem[HEAD_MAX];
     struct buf h;

@@ -12,11 +12,11 @@
 struct response {
     int status;
     const char *content_type;
-    const char *location;          /* Location header, or NULL */
-    const char *allow;             /* Allow header (405), or NULL */
+    const char *location;            /* Location header, or NULL */
+    const char *allow;               /* Allow header (405), or NULL */
     char set_cookie[SET_COOKIE_MAX]; /* Set-Cookie value, "" for none */
-    bool no_store;                 /* Cache-Control: no-store */
-    bool retry_after;              /* Retry-After: 1 (503) */
+    bool no_store;                   /* Cache-Control: no-store */
+    bool retry_after;                /* Retry-After: 1 (503) */
 };
 
 /* The reason phrase of a status code the app sends. */
@@ -24,7 +24,7 @@ const char *response_reason(int status);
 
 /* Writes status line, headers and (unless head_only) body to out in one
  * buffer handed to libfcgi. 0, or -1 when the client went away. */
-int response_write(FCGX_Stream *out, const struct response *r,
-                   const struct buf *body, bool head_only);
+int response_write(FCGX_Stream *out, const struct response *r, const struct buf *body,
+                   bool head_only);
 
 #endif

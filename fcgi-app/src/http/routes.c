@@ -39,8 +39,7 @@ void routes_begin_drain(void)
     __atomic_store_n(&draining, 1, __ATOMIC_RELEASE);
 }
 
-int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg,
-                    const struct store_ops *ops)
+int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg, const struct store_ops *ops)
 {
     ctx->cfg = cfg;
     ctx->ops = ops;
@@ -91,8 +90,8 @@ static bool is_get(const struct request *rq)
     return strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
 }
 
-static void reply(struct route_ctx *ctx, struct response *resp, int status,
-                  const char *title, const char *text)
+static void reply(struct route_ctx *ctx, struct response *resp, int status, const char *title,
+                  const char *text)
 {
     resp->status = status;
     resp->content_type = CT_HTML;
@@ -100,8 +99,7 @@ static void reply(struct route_ctx *ctx, struct response *resp, int status,
     render_message(&ctx->body, title, text);
 }
 
-static void reply_text(struct route_ctx *ctx, struct response *resp, int status,
-                       const char *text)
+static void reply_text(struct route_ctx *ctx, struct response *resp, int status, const char *text)
 {
     resp->status = status;
     resp->content_type = CT_TEXT;
@@ -184,7 +182,8 @@ static int session_create(struct route_ctx *ctx)
     for (int i = 0; i < CREATE_TRIES; i++) {
         if (new_session_id(ctx, NULL) < 0)
             return -1;
-        int rc = STORE_CALL(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess));
+        int rc =
+            STORE_CALL(ctx, ctx->ops->create(ctx->st, ctx->id, ctx->cfg->instance, &ctx->sess));
         if (rc < 0)
             return -1;
         if (rc == 1) {
@@ -217,8 +216,8 @@ static int session_view(struct route_ctx *ctx, const struct request *rq, struct 
     return 0;
 }
 
-static void route_view(struct route_ctx *ctx, const struct request *rq,
-                       struct response *resp, bool json)
+static void route_view(struct route_ctx *ctx, const struct request *rq, struct response *resp,
+                       bool json)
 {
     if (!is_get(rq)) {
         method_not_allowed(ctx, resp, ALLOW_GET);
@@ -270,12 +269,13 @@ static void redirect_home(struct response *resp)
 
 /* Stores the value into the cookie's session, or a new session when the
  * cookie names none. 0, or -1 on a store failure. */
-static int store_value(struct route_ctx *ctx, const struct request *rq,
-                       struct response *resp, size_t len)
+static int store_value(struct route_ctx *ctx, const struct request *rq, struct response *resp,
+                       size_t len)
 {
     long long now = (long long)time(NULL);
     if (cookie_session_id(ctx, rq)) {
-        int rc = STORE_CALL(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, false));
+        int rc =
+            STORE_CALL(ctx, ctx->ops->set_value(ctx->st, ctx->id, ctx->value, len, now, false));
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
@@ -309,7 +309,8 @@ static long form_post_begin(struct route_ctx *ctx, const struct request *rq, FCG
         return -1;
     }
     if (request_cross_site(rq))
-        return refuse(ctx, resp, 403, "Forbidden", "Cross-site requests may not change the session.");
+        return refuse(ctx, resp, 403, "Forbidden",
+                      "Cross-site requests may not change the session.");
     bool form = is_form(rq->content_type);
     if (!form && !(body_optional && rq->content_length == 0))
         return refuse(ctx, resp, 415, "Unsupported Media Type", not_form);
@@ -317,20 +318,22 @@ static long form_post_begin(struct route_ctx *ctx, const struct request *rq, FCG
     if (len == -2)
         return refuse(ctx, resp, 400, "Bad Request", "The request body ended before its length.");
     if (len < 0)
-        return refuse(ctx, resp, 413, "Content Too Large", "The request body is larger than 16 KiB.");
+        return refuse(ctx, resp, 413, "Content Too Large",
+                      "The request body is larger than 16 KiB.");
     if (len > 0 && !form)
         return refuse(ctx, resp, 415, "Unsupported Media Type", not_form);
     return len;
 }
 
-static void route_set(struct route_ctx *ctx, const struct request *rq,
-                      FCGX_Stream *in, struct response *resp)
+static void route_set(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                      struct response *resp)
 {
     long len = form_post_begin(ctx, rq, in, resp, false);
     if (len < 0)
         return;
     size_t vlen = 0;
-    enum form_result fr = form_get(ctx->in, (size_t)len, "value", ctx->value, sizeof ctx->value, &vlen);
+    enum form_result fr =
+        form_get(ctx->in, (size_t)len, "value", ctx->value, sizeof ctx->value, &vlen);
     if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && vlen > VALUE_MAX)) {
         reply(ctx, resp, 413, "Value Too Large", "A session value may be at most 4096 bytes.");
         return;
@@ -413,9 +416,9 @@ static void route_logout(struct route_ctx *ctx, const struct request *rq, FCGX_S
         reply(ctx, resp, 400, "Bad Request", BAD_ESCAPE);
         return;
     }
-    if (fr == FORM_TOO_LONG || (fr == FORM_FOUND && (alen != 1 || (all[0] != '0' && all[0] != '1')))) {
-        reply(ctx, resp, 400, "Bad Request",
-              "The field all is 1 (log out everywhere) or 0.");
+    if (fr == FORM_TOO_LONG ||
+        (fr == FORM_FOUND && (alen != 1 || (all[0] != '0' && all[0] != '1')))) {
+        reply(ctx, resp, 400, "Bad Request", "The field all is 1 (log out everywhere) or 0.");
         return;
     }
     bool everywhere = fr == FORM_FOUND && all[0] == '1';
@@ -492,8 +495,8 @@ static void route_cart(struct route_ctx *ctx, const struct request *rq, FCGX_Str
     }
     if (rc == 2) {
         reply(ctx, resp, 409, "Conflict",
-              "A cart holds at most " STR(CART_LINES_MAX) " different items and "
-              STR(CART_QTY_MAX) " of each; nothing was changed.");
+              "A cart holds at most " STR(CART_LINES_MAX) " different items and " STR(
+                  CART_QTY_MAX) " of each; nothing was changed.");
         return;
     }
     redirect_home(resp);
@@ -612,8 +615,8 @@ static void dispatch(struct route_ctx *ctx, enum route_id r, const struct reques
     }
 }
 
-void routes_handle(struct route_ctx *ctx, const struct request *rq,
-                   FCGX_Stream *in, FCGX_Stream *out)
+void routes_handle(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                   FCGX_Stream *out)
 {
     struct response resp = {.status = 500, .content_type = CT_TEXT};
     enum route_id r = route_find(rq->path);

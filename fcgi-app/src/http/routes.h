@@ -19,7 +19,7 @@ struct route_ctx {
     const struct config *cfg;
     const struct store_ops *ops;
     struct store *st;
-    long long t0;               /* start of the store call in progress (ns) */
+    long long t0; /* start of the store call in progress (ns) */
     struct session sess;
     char id[SID_LEN + 1];
     struct buf body;
@@ -29,15 +29,14 @@ struct route_ctx {
 };
 
 /* Sets up ctx for one worker; opens its store handle. 0 or -1 (no memory). */
-int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg,
-                    const struct store_ops *ops);
+int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg, const struct store_ops *ops);
 void routes_ctx_fini(struct route_ctx *ctx);
 
 /* From now on /readyz answers 503 "shutting down" (process-wide, once). */
 void routes_begin_drain(void);
 
 /* Answers one request: reads its body from in, writes the response to out. */
-void routes_handle(struct route_ctx *ctx, const struct request *rq,
-                   FCGX_Stream *in, FCGX_Stream *out);
+void routes_handle(struct route_ctx *ctx, const struct request *rq, FCGX_Stream *in,
+                   FCGX_Stream *out);
 
 #endif

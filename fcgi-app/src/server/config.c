@@ -42,8 +42,8 @@ struct setting {
     const char *allowed; /* SETTING_TEXT: the bytes; SETTING_ENUM: the names */
     const char *what;    /* in messages: the unit, or what allowed means */
     int (*parse)(struct config *cfg, const char *val, char *why, size_t len);
-    const char *def;     /* parsed as a value at start; NULL: none */
-    const char *shown;   /* the default as --help and README show it; NULL: def */
+    const char *def;   /* parsed as a value at start; NULL: none */
+    const char *shown; /* the default as --help and README show it; NULL: def */
     const char *help;
 };
 
@@ -104,7 +104,8 @@ static int set_listen(struct config *cfg, const char *val, char *why, size_t len
         const char *colon = strrchr(val, ':');
         size_t hostlen = colon ? (size_t)(colon - val) : 0;
         if (!colon || parse_port(colon + 1) < 0 ||
-            strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != hostlen) {
+            strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                hostlen) {
             snprintf(why, len, "'%s' is not HOST:PORT, :PORT or unix:/path (port 1-65535)", val);
             return -1;
         }
@@ -200,8 +201,8 @@ static int set_text(const struct setting *s, struct config *cfg, const char *val
     return 0;
 }
 
-static int setting_apply(const struct setting *s, struct config *cfg, const char *val,
-                         char *why, size_t len)
+static int setting_apply(const struct setting *s, struct config *cfg, const char *val, char *why,
+                         size_t len)
 {
     switch (s->kind) {
     case SETTING_NUM:
@@ -217,50 +218,119 @@ static int setting_apply(const struct setting *s, struct config *cfg, const char
 
 /* A Redis key prefix: no '{' or '}', which would change the keys' Redis
  * Cluster hash tag (a session and its rotated successor share one). */
-#define PREFIX_BYTES "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`" \
-                     "abcdefghijklmnopqrstuvwxyz|~"
+#define PREFIX_BYTES                                                     \
+    "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`" \
+    "abcdefghijklmnopqrstuvwxyz|~"
 #define NAME_BYTES "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 /* RFC 6265 cookie-name: an RFC 2616 token. */
 #define TOKEN_BYTES "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 static const struct setting settings[] = {
-    {.env = "SESSIONLAB_LISTEN", .flag = "listen", .kind = SETTING_FUNC, .parse = set_listen,
-     .def = "127.0.0.1:9000", .help = "FastCGI socket: HOST:PORT, :PORT or unix:/path"},
-    {.env = "SESSIONLAB_STORE", .flag = "store", .kind = SETTING_FUNC, .parse = set_store,
-     .def = "memory", .help = "session store: memory or redis"},
-    {.env = "SESSIONLAB_REDIS_URL", .flag = "redis-url", .kind = SETTING_FUNC,
-     .parse = set_redis_url, .def = "redis://127.0.0.1:6379/0",
+    {.env = "SESSIONLAB_LISTEN",
+     .flag = "listen",
+     .kind = SETTING_FUNC,
+     .parse = set_listen,
+     .def = "127.0.0.1:9000",
+     .help = "FastCGI socket: HOST:PORT, :PORT or unix:/path"},
+    {.env = "SESSIONLAB_STORE",
+     .flag = "store",
+     .kind = SETTING_FUNC,
+     .parse = set_store,
+     .def = "memory",
+     .help = "session store: memory or redis"},
+    {.env = "SESSIONLAB_REDIS_URL",
+     .flag = "redis-url",
+     .kind = SETTING_FUNC,
+     .parse = set_redis_url,
+     .def = "redis://127.0.0.1:6379/0",
      .help = "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or "
              "redis-sentinel://host[:port][,host[:port]...]/master[/db]"},
-    {.env = "SESSIONLAB_REDIS_TIMEOUT_MS", .flag = "redis-timeout-ms", .kind = SETTING_NUM,
-     FIELD(redis_timeout_ms), .lo = 1, .hi = 60000, .what = " of milliseconds", .def = "200",
+    {.env = "SESSIONLAB_REDIS_TIMEOUT_MS",
+     .flag = "redis-timeout-ms",
+     .kind = SETTING_NUM,
+     FIELD(redis_timeout_ms),
+     .lo = 1,
+     .hi = 60000,
+     .what = " of milliseconds",
+     .def = "200",
      .help = "Redis connect and command timeout, ms"},
-    {.env = "SESSIONLAB_REDIS_CONNECTIONS", .flag = "redis-connections", .kind = SETTING_NUM,
-     FIELD(redis_connections), .lo = 1, .hi = 16, .what = "", .def = "1",
+    {.env = "SESSIONLAB_REDIS_CONNECTIONS",
+     .flag = "redis-connections",
+     .kind = SETTING_NUM,
+     FIELD(redis_connections),
+     .lo = 1,
+     .hi = 16,
+     .what = "",
+     .def = "1",
      .help = "Redis connections shared by all workers, pipelined"},
-    {.env = "SESSIONLAB_REDIS_PREFIX", .flag = "redis-prefix", .kind = SETTING_TEXT,
-     FIELD(redis_prefix), .allowed = PREFIX_BYTES, .what = "printable ASCII but space, { and }",
+    {.env = "SESSIONLAB_REDIS_PREFIX",
+     .flag = "redis-prefix",
+     .kind = SETTING_TEXT,
+     FIELD(redis_prefix),
+     .allowed = PREFIX_BYTES,
+     .what = "printable ASCII but space, { and }",
      .def = "sessionlab:session:",
      .help = "Redis key prefix"},
-    {.env = "SESSIONLAB_TTL", .flag = "ttl", .kind = SETTING_NUM, FIELD(ttl), .lo = 1,
-     .hi = 31536000, .what = " of seconds", .def = "1800", .help = "idle timeout in seconds, sliding"},
-    {.env = "SESSIONLAB_MAX_AGE", .flag = "max-age", .kind = SETTING_NUM, FIELD(max_age), .lo = 0,
-     .hi = 31536000, .what = " of seconds (0: none)", .def = "0", .shown = "0 (none)",
+    {.env = "SESSIONLAB_TTL",
+     .flag = "ttl",
+     .kind = SETTING_NUM,
+     FIELD(ttl),
+     .lo = 1,
+     .hi = 31536000,
+     .what = " of seconds",
+     .def = "1800",
+     .help = "idle timeout in seconds, sliding"},
+    {.env = "SESSIONLAB_MAX_AGE",
+     .flag = "max-age",
+     .kind = SETTING_NUM,
+     FIELD(max_age),
+     .lo = 0,
+     .hi = 31536000,
+     .what = " of seconds (0: none)",
+     .def = "0",
+     .shown = "0 (none)",
      .help = "absolute session lifetime in seconds, however busy"},
-    {.env = "SESSIONLAB_COOKIE_NAME", .flag = "cookie-name", .kind = SETTING_TEXT,
-     FIELD(cookie_name), .allowed = TOKEN_BYTES, .what = "token characters (RFC 6265)",
-     .def = "SESSION", .help = "session cookie name"},
-    {.env = "SESSIONLAB_COOKIE_SECURE", .flag = "cookie-secure", .kind = SETTING_ENUM,
-     FIELD(cookie_secure), .allowed = "auto|always|never", .what = "auto, always or never",
-     .def = "auto", .help = "Secure attribute: auto (HTTPS requests), always, never"},
-    {.env = "SESSIONLAB_WORKERS", .flag = "workers", .kind = SETTING_NUM, FIELD(workers), .lo = 1,
-     .hi = 1024, .what = "", .shown = "2 (memory), 8 (redis)",
+    {.env = "SESSIONLAB_COOKIE_NAME",
+     .flag = "cookie-name",
+     .kind = SETTING_TEXT,
+     FIELD(cookie_name),
+     .allowed = TOKEN_BYTES,
+     .what = "token characters (RFC 6265)",
+     .def = "SESSION",
+     .help = "session cookie name"},
+    {.env = "SESSIONLAB_COOKIE_SECURE",
+     .flag = "cookie-secure",
+     .kind = SETTING_ENUM,
+     FIELD(cookie_secure),
+     .allowed = "auto|always|never",
+     .what = "auto, always or never",
+     .def = "auto",
+     .help = "Secure attribute: auto (HTTPS requests), always, never"},
+    {.env = "SESSIONLAB_WORKERS",
+     .flag = "workers",
+     .kind = SETTING_NUM,
+     FIELD(workers),
+     .lo = 1,
+     .hi = 1024,
+     .what = "",
+     .shown = "2 (memory), 8 (redis)",
      .help = "FastCGI worker threads: requests served at once"},
-    {.env = "SESSIONLAB_MAX_SESSIONS", .flag = "max-sessions", .kind = SETTING_NUM,
-     FIELD(max_sessions), .lo = 1, .hi = 100000000, .what = "", .def = "40000",
+    {.env = "SESSIONLAB_MAX_SESSIONS",
+     .flag = "max-sessions",
+     .kind = SETTING_NUM,
+     FIELD(max_sessions),
+     .lo = 1,
+     .hi = 100000000,
+     .what = "",
+     .def = "40000",
      .help = "memory store cap, least recently used evicted (75 % of a 256 MiB limit at worst)"},
-    {.env = "SESSIONLAB_INSTANCE", .flag = "instance", .kind = SETTING_TEXT, FIELD(instance),
-     .allowed = NAME_BYTES, .what = "A-Z a-z 0-9 . _ -", .shown = "gethostname()",
+    {.env = "SESSIONLAB_INSTANCE",
+     .flag = "instance",
+     .kind = SETTING_TEXT,
+     FIELD(instance),
+     .allowed = NAME_BYTES,
+     .what = "A-Z a-z 0-9 . _ -",
+     .shown = "gethostname()",
      .help = "name shown as Hostname and in served_by"},
 };
 
@@ -294,7 +364,8 @@ static const char *env_get(char **env, const char *name)
 
 static void usage(char *out, size_t outlen)
 {
-    size_t n = (size_t)snprintf(out, outlen,
+    size_t n = (size_t)snprintf(
+        out, outlen,
         "usage: sessionlab-app [--FLAG=VALUE | --FLAG VALUE]...\n"
         "FastCGI responder for sessionlab. Every flag has an environment variable;\n"
         "flags win over variables. Defaults in brackets.\n\n");
@@ -329,8 +400,8 @@ static int apply_env(struct config *cfg, char **env, char *err, size_t errlen)
 }
 
 /* Applies argv; 1 when --help/--version was handled, -1 on a bad flag. */
-static int apply_flags(struct config *cfg, int argc, char **argv,
-                       char *out, size_t outlen, char *err, size_t errlen)
+static int apply_flags(struct config *cfg, int argc, char **argv, char *out, size_t outlen,
+                       char *err, size_t errlen)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -367,9 +438,8 @@ static int apply_flags(struct config *cfg, int argc, char **argv,
     return 0;
 }
 
-enum config_result config_load(struct config *cfg, int argc, char **argv,
-                               char **env, char *out, size_t outlen,
-                               char *err, size_t errlen)
+enum config_result config_load(struct config *cfg, int argc, char **argv, char **env, char *out,
+                               size_t outlen, char *err, size_t errlen)
 {
     config_defaults(cfg);
     if (apply_env(cfg, env, err, errlen) < 0)
@@ -378,6 +448,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
     if (r < 0)
         return CONFIG_ERROR;
     if (cfg->workers == 0)
-        cfg->workers = strcmp(cfg->store, "redis") == 0 ? DEFAULT_WORKERS_REDIS : DEFAULT_WORKERS_MEMORY;
+        cfg->workers =
+            strcmp(cfg->store, "redis") == 0 ? DEFAULT_WORKERS_REDIS : DEFAULT_WORKERS_MEMORY;
     return r == 1 ? CONFIG_EXIT_OK : CONFIG_OK;
 }

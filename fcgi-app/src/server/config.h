@@ -21,10 +21,10 @@ struct config {
     char redis_url_text[REDIS_URL_MAX]; /* as given (may hold a password) */
     struct redis_url redis;             /* parsed form of redis_url_text */
     char redis_prefix[REDIS_PREFIX_MAX];
-    int redis_timeout_ms;               /* connect and command timeout */
-    int redis_connections;              /* shared pipelined connections */
-    long ttl;                           /* idle timeout, seconds */
-    long max_age;                       /* absolute lifetime, seconds; 0: none */
+    int redis_timeout_ms;  /* connect and command timeout */
+    int redis_connections; /* shared pipelined connections */
+    long ttl;              /* idle timeout, seconds */
+    long max_age;          /* absolute lifetime, seconds; 0: none */
     char cookie_name[COOKIE_NAME_MAX + 1];
     enum cookie_secure cookie_secure;
     int workers;
@@ -40,9 +40,8 @@ enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_ERROR };
  * was handled (text written to out); CONFIG_ERROR with one line in err that
  * names the setting and says why.
  */
-enum config_result config_load(struct config *cfg, int argc, char **argv,
-                               char **env, char *out, size_t outlen,
-                               char *err, size_t errlen);
+enum config_result config_load(struct config *cfg, int argc, char **argv, char **env, char *out,
+                               size_t outlen, char *err, size_t errlen);
 
 /* One line describing cfg for the startup log, without secrets. */
 void config_describe(const struct config *cfg, char *buf, size_t len);

@@ -60,7 +60,8 @@ static bool is_tcp(int fd)
 static int fd_table_size(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20))
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > (1u << 20))
         return 1 << 20;
     return (int)rl.rlim_cur;
 }
@@ -243,7 +244,8 @@ static bool take(struct conns *c, uint64_t tag, struct conn *out)
 static bool readable_now(int fd)
 {
     char b;
-    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+           (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 /*

@@ -27,17 +27,17 @@
 
 struct conns {
     int epfd;
-    int listen_fd;              /* shut down at the drain, closed by conns_fini */
-    int wake_fd;                /* eventfd, readable once the set stops */
-    bool tcp;                   /* listen_fd is AF_INET/AF_INET6 */
-    uint64_t *slots;            /* indexed by fd: gen << 32 | state (atomic) */
+    int listen_fd;   /* shut down at the drain, closed by conns_fini */
+    int wake_fd;     /* eventfd, readable once the set stops */
+    bool tcp;        /* listen_fd is AF_INET/AF_INET6 */
+    uint64_t *slots; /* indexed by fd: gen << 32 | state (atomic) */
     int nslots;
     int max_open;
-    int open;                   /* connections open (atomic) */
-    int closing;                /* drain: close each connection after its request (atomic) */
-    int accept_paused;          /* at max_open, the backlog holds the rest (atomic) */
-    pthread_mutex_t lock;       /* serialises re-arming the listener */
-    bool listen_closed;         /* drain began: never re-armed again */
+    int open;             /* connections open (atomic) */
+    int closing;          /* drain: close each connection after its request (atomic) */
+    int accept_paused;    /* at max_open, the backlog holds the rest (atomic) */
+    pthread_mutex_t lock; /* serialises re-arming the listener */
+    bool listen_closed;   /* drain began: never re-armed again */
 };
 
 /* A connection a worker holds between conns_next and conns_done. */
@@ -48,9 +48,9 @@ struct conn {
 
 /* What a worker did with a connection. */
 enum conn_end {
-    CONN_KEEP,                  /* request done, keep it for the next one */
-    CONN_CLOSE,                 /* close it */
-    CONN_GONE,                  /* libfcgi already closed the fd */
+    CONN_KEEP,  /* request done, keep it for the next one */
+    CONN_CLOSE, /* close it */
+    CONN_GONE,  /* libfcgi already closed the fd */
 };
 
 /* Takes listen_fd (made non-blocking); at most max_open connections.

@@ -22,12 +22,12 @@
 #define LISTEN_BACKLOG 1024
 #define WORKER_STACK (256 * 1024)
 #define STOP_POLL_MS 20
-#define STOP_QUIET_MS 200      /* no request for this long: idle links may close */
-#define STOP_GRACE_MS 10000    /* close idle links after this even under load */
-#define STOP_HARD_MS 30000     /* cut requests still unfinished after this */
+#define STOP_QUIET_MS 200       /* no request for this long: idle links may close */
+#define STOP_GRACE_MS 10000     /* close idle links after this even under load */
+#define STOP_HARD_MS 30000      /* cut requests still unfinished after this */
 #define DRAIN_MAX (1024 * 1024) /* unread body bytes read to keep a connection */
-#define FD_SOFT_MAX 65536      /* RLIMIT_NOFILE is raised up to this */
-#define FD_RESERVE 64          /* fds kept for everything but connections */
+#define FD_SOFT_MAX 65536       /* RLIMIT_NOFILE is raised up to this */
+#define FD_RESERVE 64           /* fds kept for everything but connections */
 
 struct worker {
     pthread_t tid;
@@ -36,7 +36,7 @@ struct worker {
 };
 
 static struct conns conns;
-static unsigned long served;    /* requests answered, for the quiet check */
+static unsigned long served; /* requests answered, for the quiet check */
 
 /*
  * Reads what the route left of the request body, so the connection is at a
@@ -139,14 +139,14 @@ static void ctx_free(struct route_ctx *ctx)
     munmap(ctx, sizeof *ctx);
 }
 
-static int worker_start(struct worker *w, const struct config *cfg,
-                        const struct store_ops *ops, const pthread_attr_t *attr)
+static int worker_start(struct worker *w, const struct config *cfg, const struct store_ops *ops,
+                        const pthread_attr_t *attr)
 {
     /* mmap, not calloc: the ~86 KiB of scratch buffers stay untouched (and
      * so not resident) until a request needs them; calloc would zero them
      * and make every idle worker cost its whole context. */
-    void *mem = mmap(NULL, sizeof *w->ctx, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem =
+        mmap(NULL, sizeof *w->ctx, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     w->ctx = mem == MAP_FAILED ? NULL : mem;
     int rc = 0;
     /* listen_sock -1: libfcgi never accepts; the connection set does. */
@@ -263,9 +263,12 @@ static int wait_for_stop(const sigset_t *set)
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
         struct log_limit *lim = sig == SIGHUP ? &lim_hup : sig == SIGUSR1 ? &lim_usr1 : &lim_usr2;
-        log_info_limited(lim, "%s received: ignored (nothing to reload: settings come from the "
-                              "environment and flags, logs go to stderr)",
-                         sig == SIGHUP ? "SIGHUP" : sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+        log_info_limited(lim,
+                         "%s received: ignored (nothing to reload: settings come from the "
+                         "environment and flags, logs go to stderr)",
+                         sig == SIGHUP    ? "SIGHUP"
+                         : sig == SIGUSR1 ? "SIGUSR1"
+                                          : "SIGUSR2");
     }
 }
 
@@ -288,9 +291,11 @@ static int serve(const struct config *cfg, const struct store_ops *ops, const si
     int started = ws ? start_workers(ws, cfg, ops) : 0;
     bool ok = ws && started == cfg->workers;
     if (ok) {
-        log_info("serving on %s with %d workers, up to %d connections", cfg->listen, started, max_open);
+        log_info("serving on %s with %d workers, up to %d connections", cfg->listen, started,
+                 max_open);
         int sig = wait_for_stop(set);
-        log_info("%s received: finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        log_info("%s received: finishing requests in flight",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
         drain(set);
     }
     stop_workers(ws, started);

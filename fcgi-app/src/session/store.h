@@ -37,19 +37,17 @@ struct store_ops {
     /* A page view of an existing session: count += 1, instance prepended to
      * served_by (at most SERVED_MAX kept), idle TTL refreshed, and the
      * session (user and cart included) copied to *out. 1 found, 0 no such session, -1 failure. */
-    int (*touch)(struct store *st, const char *id, const char *instance,
-                 struct session *out);
+    int (*touch)(struct store *st, const char *id, const char *instance, struct session *out);
 
     /* Creates session id as the first view (count 1, served_by {instance})
      * and fills *out. 1 created, 0 id already exists, -1 failure. */
-    int (*create)(struct store *st, const char *id, const char *instance,
-                  struct session *out);
+    int (*create)(struct store *st, const char *id, const char *instance, struct session *out);
 
     /* Stores value (len bytes, len <= VALUE_MAX) with time now. When the
      * session does not exist: creates it with count 0 if create is true,
      * else returns 0. 1 stored, 0 no such session, -1 failure. */
-    int (*set_value)(struct store *st, const char *id, const char *value,
-                     size_t len, long long now, bool create);
+    int (*set_value)(struct store *st, const char *id, const char *value, size_t len, long long now,
+                     bool create);
 
     /* Deletes the session (and its entry in its user's index). 1 deleted,
      * 0 no such session, -1 failure. */
@@ -64,8 +62,7 @@ struct store_ops {
      * the oldest one is ended. new_id is a fresh id (sid_generate_sibling).
      * 1 rotated, 2 created, 0 new_id already exists (nothing changed; try
      * another), -1 failure. */
-    int (*login)(struct store *st, const char *old_id, const char *new_id,
-                 const char *user);
+    int (*login)(struct store *st, const char *old_id, const char *new_id, const char *user);
 
     /* Log out: deletes session id; when all is true and it was logged in,
      * also every other session in its user's index. *ended (may be NULL)

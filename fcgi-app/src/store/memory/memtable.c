@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#define BUCKETS_MAX (1u << 16) /* per shard; chains grow past this */
-#define REAP_BATCH 16          /* expired entries reclaimed per operation */
+#define BUCKETS_MAX (1u << 16)          /* per shard; chains grow past this */
+#define REAP_BATCH 16                   /* expired entries reclaimed per operation */
 #define TTL_MAX_S (100LL * 366 * 86400) /* longer ttls are clamped */
 
 static long long clock_monotonic_ms(void)

@@ -29,16 +29,16 @@ struct value {
 };
 
 struct entry {
-    struct entry *hnext;       /* hash chain */
-    struct entry *prev, *next; /* LRU list, prev towards the head */
-    struct value *value;       /* NULL until a value is set */
-    struct user_node *user;    /* logged-in user (memuser.h), or NULL */
+    struct entry *hnext;         /* hash chain */
+    struct entry *prev, *next;   /* LRU list, prev towards the head */
+    struct value *value;         /* NULL until a value is set */
+    struct user_node *user;      /* logged-in user (memuser.h), or NULL */
     struct entry *uprev, *unext; /* the user's list, under the index lock */
-    long long deadline_ms;     /* expired when clock >= deadline */
-    long long end_ms;          /* the deadline never passes this (max_age) */
+    long long deadline_ms;       /* expired when clock >= deadline */
+    long long end_ms;            /* the deadline never passes this (max_age) */
     long long count;
     unsigned char cart[CART_ITEMS]; /* quantities, at most CART_QTY_MAX */
-    char id[SID_LEN];          /* not NUL-terminated */
+    char id[SID_LEN];               /* not NUL-terminated */
 };
 
 _Static_assert(CART_QTY_MAX <= 255, "a cart quantity fits in an unsigned char");

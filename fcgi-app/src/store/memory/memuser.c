@@ -146,8 +146,7 @@ static void node_append(struct user_node *u, struct entry *e)
 }
 
 /* name's node, made from *spare when it has none. */
-static struct user_node *node_get(struct user_index *ix, const char *name,
-                                  struct user_node **spare)
+static struct user_node *node_get(struct user_index *ix, const char *name, struct user_node **spare)
 {
     struct user_node *u = node_find(ix, name);
     if (u)

@@ -30,8 +30,7 @@ void store_memory_set_clock(long long (*now_ms)(void))
 }
 
 /* Copies e to the caller's *out; every view was served by instance. */
-static void entry_copy(const struct entry *e, const char *instance,
-                       struct session *out)
+static void entry_copy(const struct entry *e, const char *instance, struct session *out)
 {
     size_t ilen = strnlen(instance, INSTANCE_MAX);
     memcpy(out->id, e->id, SID_LEN);
@@ -63,8 +62,7 @@ static void memory_global_fini(void)
 
 /* Builds the shared table from cfg->max_sessions and cfg->ttl (both > 0).
  * A second call replaces the first table. 0, or -1 with a message in err. */
-static int memory_global_init(const struct config *cfg, char *err,
-                              size_t errlen)
+static int memory_global_init(const struct config *cfg, char *err, size_t errlen)
 {
     memory_global_fini();
     if (cfg->max_sessions <= 0 || cfg->ttl <= 0) {
@@ -73,8 +71,7 @@ static int memory_global_init(const struct config *cfg, char *err,
     }
     struct table *t = memtable_new(cfg->max_sessions, cfg->ttl, cfg->max_age);
     if (!t) {
-        snprintf(err, errlen, "memory store: out of memory for %ld sessions",
-                 cfg->max_sessions);
+        snprintf(err, errlen, "memory store: out of memory for %ld sessions", cfg->max_sessions);
         return -1;
     }
     g_table = t;
@@ -102,8 +99,7 @@ static void memory_close(struct store *st)
 
 /* The operations below keep the contracts written in store.h. */
 
-static int memory_touch(struct store *st, const char *id, const char *instance,
-                        struct session *out)
+static int memory_touch(struct store *st, const char *id, const char *instance, struct session *out)
 {
     struct op op;
     struct entry *e = memtable_begin(&op, st->table, id);
@@ -135,8 +131,7 @@ static int memory_create(struct store *st, const char *id, const char *instance,
 }
 
 /* Replaces e's value; false when out of memory (old value kept). */
-static bool entry_set_value(struct entry *e, const char *value, size_t len,
-                            long long now)
+static bool entry_set_value(struct entry *e, const char *value, size_t len, long long now)
 {
     struct value *v = realloc(e->value, sizeof *v + len);
     if (!v)
@@ -149,9 +144,8 @@ static bool entry_set_value(struct entry *e, const char *value, size_t len,
     return true;
 }
 
-static int memory_set_value(struct store *st, const char *id,
-                            const char *value, size_t len, long long now,
-                            bool create)
+static int memory_set_value(struct store *st, const char *id, const char *value, size_t len,
+                            long long now, bool create)
 {
     struct op op;
     if (len > VALUE_MAX) {
@@ -241,8 +235,7 @@ static int login_locked(struct op *a, struct op *b, struct entry *eo, struct ent
     return eo ? 1 : 2;
 }
 
-static int memory_login(struct store *st, const char *old_id, const char *new_id,
-                        const char *user)
+static int memory_login(struct store *st, const char *old_id, const char *new_id, const char *user)
 {
     struct user_node *spare = memuser_node_new(user);
     if (!spare) {

@@ -43,7 +43,7 @@ static struct {
     bool valid;
     char host[REDIS_HOST_MAX];
     int port;
-    int next;                     /* the sentinel to ask first */
+    int next; /* the sentinel to ask first */
 } master = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void master_forget(void)
@@ -123,9 +123,10 @@ static int check_version(struct redis_conn *conn, const redisReply *r)
     int major = atoi(v + 14);
     if (major >= REDIS_MAJOR_MIN)
         return 0;
-    return redis_conn_fail(conn, "Redis %.*s is too old: sessionlab needs Redis %d or newer "
-                                 "(its script calls TIME before writing, which needs effects "
-                                 "replication)",
+    return redis_conn_fail(conn,
+                           "Redis %.*s is too old: sessionlab needs Redis %d or newer "
+                           "(its script calls TIME before writing, which needs effects "
+                           "replication)",
                            (int)strcspn(v + 14, "\r\n"), v + 14, REDIS_MAJOR_MIN);
 }
 
@@ -239,7 +240,7 @@ static redisContext *connect_tcp(struct redis_conn *conn, const char *host, int 
 /* Connects when not connected. 0, or -1 with the error set. */
 static int conn_connect(struct redis_conn *conn)
 {
-    struct timeval tv = { conn->timeout_ms / 1000, (conn->timeout_ms % 1000) * 1000 };
+    struct timeval tv = {conn->timeout_ms / 1000, (conn->timeout_ms % 1000) * 1000};
     redisContext *c;
 
     if (conn->url.sentinel_n > 0) {
@@ -275,7 +276,7 @@ static int conn_connect(struct redis_conn *conn)
 static int conn_ready(struct redis_conn *conn)
 {
     if (conn->ctx != NULL) {
-        struct pollfd p = { .fd = conn->ctx->fd, .events = POLLIN };
+        struct pollfd p = {.fd = conn->ctx->fd, .events = POLLIN};
         if (poll(&p, 1, 0) != 0)
             redis_conn_drop(conn);
     }
@@ -356,8 +357,8 @@ static void tr_drop(void *ctx)
 
 struct rpipe_transport redis_conn_transport(struct redis_conn *conn)
 {
-    return (struct rpipe_transport){.ctx = conn, .ensure = tr_ensure, .send = tr_send,
-                                    .recv = tr_recv, .drop = tr_drop};
+    return (struct rpipe_transport){
+        .ctx = conn, .ensure = tr_ensure, .send = tr_send, .recv = tr_recv, .drop = tr_drop};
 }
 
 void redis_conn_close(struct redis_conn *conn)

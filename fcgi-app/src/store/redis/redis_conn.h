@@ -18,13 +18,13 @@
 #define REDIS_SHA_LEN 40
 
 struct redis_conn {
-    redisContext *ctx;                /* NULL: not connected */
+    redisContext *ctx; /* NULL: not connected */
     struct redis_url url;
     int timeout_ms;                   /* connect and command timeout */
     char where[REDIS_HOST_MAX + 16];  /* "host:port", "unix:/path", "sentinel/name" */
     char master_host[REDIS_HOST_MAX]; /* sentinel mode: the master now */
     int master_port;
-    char sha[REDIS_SHA_LEN + 1];      /* the script's SHA1, from SCRIPT LOAD */
+    char sha[REDIS_SHA_LEN + 1]; /* the script's SHA1, from SCRIPT LOAD */
     char errstr[REDIS_ERR_MAX];
 };
 

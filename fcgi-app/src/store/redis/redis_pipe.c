@@ -14,8 +14,8 @@ static const int size_le[] = {1, 3, 7, 15, 31, 63};
 #define NSIZE (sizeof size_le / sizeof size_le[0])
 static unsigned long long size_count[NSIZE + 1], size_sum;
 /* Batch round trips, nanoseconds (upper bounds). */
-static const long long rtt_le_ns[] = {50000, 100000, 250000, 500000, 1000000, 2500000,
-                                      10000000, 50000000, 250000000, 1000000000};
+static const long long rtt_le_ns[] = {50000,   100000,   250000,   500000,    1000000,
+                                      2500000, 10000000, 50000000, 250000000, 1000000000};
 #define NRTT (sizeof rtt_le_ns / sizeof rtt_le_ns[0])
 static unsigned long long rtt_count[NRTT + 1], rtt_sum_ns;
 
@@ -89,11 +89,14 @@ void rpipe_render_metrics(struct buf *b, struct rpipe *pipes, int n)
         buf_printf(b, "sessionlab_redis_batch_size_bucket{le=\"%d\"} %llu\n", size_le[i], cum);
     }
     cum += get(&size_count[NSIZE]);
-    buf_printf(b, "sessionlab_redis_batch_size_bucket{le=\"+Inf\"} %llu\n"
-                  "sessionlab_redis_batch_size_sum %llu\nsessionlab_redis_batch_size_count %llu\n",
+    buf_printf(b,
+               "sessionlab_redis_batch_size_bucket{le=\"+Inf\"} %llu\n"
+               "sessionlab_redis_batch_size_sum %llu\nsessionlab_redis_batch_size_count %llu\n",
                cum, get(&size_sum), cum);
-    buf_puts(b, "# HELP sessionlab_redis_round_trip_seconds From a batch's write (and connect, when needed) to its last reply.\n"
-                "# TYPE sessionlab_redis_round_trip_seconds histogram\n");
+    buf_puts(
+        b,
+        "# HELP sessionlab_redis_round_trip_seconds From a batch's write (and connect, when needed) to its last reply.\n"
+        "# TYPE sessionlab_redis_round_trip_seconds histogram\n");
     cum = 0;
     for (size_t j = 0; j < NRTT; j++) {
         cum += get(&rtt_count[j]);
@@ -101,9 +104,10 @@ void rpipe_render_metrics(struct buf *b, struct rpipe *pipes, int n)
                    (double)rtt_le_ns[j] / 1e9, cum);
     }
     cum += get(&rtt_count[NRTT]);
-    buf_printf(b, "sessionlab_redis_round_trip_seconds_bucket{le=\"+Inf\"} %llu\n"
-                  "sessionlab_redis_round_trip_seconds_sum %.9f\n"
-                  "sessionlab_redis_round_trip_seconds_count %llu\n",
+    buf_printf(b,
+               "sessionlab_redis_round_trip_seconds_bucket{le=\"+Inf\"} %llu\n"
+               "sessionlab_redis_round_trip_seconds_sum %.9f\n"
+               "sessionlab_redis_round_trip_seconds_count %llu\n",
                cum, (double)get(&rtt_sum_ns) / 1e9, cum);
 }
 
@@ -159,8 +163,8 @@ static int take_locked(struct rpipe *p, struct rpipe_op **batch)
  * connection is dropped. A reply that makes the node unusable is handed
  * out but counts as a failure (the connection is dropped after it).
  */
-static int run_batch(struct rpipe *p, struct rpipe_op **batch, int n, bool *ok,
-                     char *err, size_t errlen)
+static int run_batch(struct rpipe *p, struct rpipe_op **batch, int n, bool *ok, char *err,
+                     size_t errlen)
 {
     const struct rpipe_transport *t = &p->tr;
     *ok = false;

@@ -41,12 +41,12 @@ struct rpipe_op {
     int argc;
     const char *argv[RPIPE_ARGS_MAX];
     size_t lens[RPIPE_ARGS_MAX];
-    bool script;                /* argv[1] is replaced by the script's SHA1 */
+    bool script; /* argv[1] is replaced by the script's SHA1 */
     /* Filled by the pipe: */
-    redisReply *reply;          /* any reply, error replies too (caller frees) */
-    char err[RPIPE_ERR_MAX];    /* when rpipe_call returned -1 */
-    int state;                  /* RPIPE_QUEUED, _SENT, _DONE (redis_pipe.c) */
-    bool lead;                  /* this op's worker leads the next batch */
+    redisReply *reply;       /* any reply, error replies too (caller frees) */
+    char err[RPIPE_ERR_MAX]; /* when rpipe_call returned -1 */
+    int state;               /* RPIPE_QUEUED, _SENT, _DONE (redis_pipe.c) */
+    bool lead;               /* this op's worker leads the next batch */
     pthread_cond_t cond;
     struct rpipe_op *next;
 };
@@ -67,15 +67,15 @@ struct rpipe_transport {
 enum rpipe_breaker { RPIPE_CLOSED, RPIPE_OPEN, RPIPE_PROBING };
 
 struct rpipe {
-    pthread_mutex_t lock;       /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below */
     struct rpipe_transport tr;
     struct rpipe_op *head, *tail; /* queued, not sent yet */
-    bool leading;               /* a worker leads (or is about to) */
-    int queue_wait_ms;          /* a queued op gives up after this */
+    bool leading;                 /* a worker leads (or is about to) */
+    int queue_wait_ms;            /* a queued op gives up after this */
     enum rpipe_breaker breaker;
-    long long open_until_ms;    /* CLOCK_MONOTONIC */
-    struct rpipe_op *probe;     /* the op probing, while RPIPE_PROBING */
-    int backoff_ms;             /* the last window; 0 when closed */
+    long long open_until_ms;      /* CLOCK_MONOTONIC */
+    struct rpipe_op *probe;       /* the op probing, while RPIPE_PROBING */
+    int backoff_ms;               /* the last window; 0 when closed */
     char last_err[RPIPE_ERR_MAX]; /* why the breaker opened */
 };
 

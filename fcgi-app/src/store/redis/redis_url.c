@@ -28,8 +28,8 @@
  * the field in messages. Rejects bad escapes, decoded NUL bytes and results
  * that do not fit. 0 or -1.
  */
-static int url_decode(const char *s, size_t n, char *dst, size_t dstlen,
-                      const char *what, char *err, size_t errlen)
+static int url_decode(const char *s, size_t n, char *dst, size_t dstlen, const char *what,
+                      char *err, size_t errlen)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -43,8 +43,7 @@ static int url_decode(const char *s, size_t n, char *dst, size_t dstlen,
                 return text_fail(err, errlen, "%s must not contain %%00", what);
         }
         if (o + 1 >= dstlen)
-            return text_fail(err, errlen, "%s is longer than %zu bytes", what,
-                            dstlen - 1);
+            return text_fail(err, errlen, "%s is longer than %zu bytes", what, dstlen - 1);
         dst[o++] = (char)c;
     }
     dst[o] = '\0';
@@ -74,8 +73,7 @@ static int parse_uint(const char *s, size_t n, long lo, long hi, long *out)
 }
 
 /* Parses the db digits s[0..n); an empty string means db 0. 0 or -1. */
-static int parse_db(const char *s, size_t n, struct redis_url *u, char *err,
-                    size_t errlen)
+static int parse_db(const char *s, size_t n, struct redis_url *u, char *err, size_t errlen)
 {
     long v = 0;
     if (n == 0) {
@@ -86,8 +84,7 @@ static int parse_db(const char *s, size_t n, struct redis_url *u, char *err,
         if (!isdigit((unsigned char)s[i]))
             return text_fail(err, errlen, "db must be a non-negative integer");
     if (parse_uint(s, n, 0, REDIS_URL_DB_MAX, &v) != 0)
-        return text_fail(err, errlen, "db must be an integer from 0 to %ld",
-                        REDIS_URL_DB_MAX);
+        return text_fail(err, errlen, "db must be an integer from 0 to %ld", REDIS_URL_DB_MAX);
     u->db = (int)v;
     return 0;
 }
@@ -96,29 +93,25 @@ static int parse_db(const char *s, size_t n, struct redis_url *u, char *err,
  * Parses "user:password" in s[0..n) (user may be empty). A userinfo without
  * a colon is refused: the URL form is [[user]:password@].
  */
-static int parse_userinfo(const char *s, size_t n, struct redis_url *u,
-                          char *err, size_t errlen)
+static int parse_userinfo(const char *s, size_t n, struct redis_url *u, char *err, size_t errlen)
 {
     const char *colon = memchr(s, ':', n);
     if (colon == NULL)
-        return text_fail(err, errlen,
-                        "credentials must be written user:password@ or :password@");
+        return text_fail(err, errlen, "credentials must be written user:password@ or :password@");
     size_t ulen = (size_t)(colon - s);
     if (url_decode(s, ulen, u->user, sizeof u->user, "user", err, errlen) != 0)
         return -1;
-    return url_decode(colon + 1, n - ulen - 1, u->password, sizeof u->password,
-                      "password", err, errlen);
+    return url_decode(colon + 1, n - ulen - 1, u->password, sizeof u->password, "password", err,
+                      errlen);
 }
 
 /* Copies the host s[0..n) into u->host after checking it. 0 or -1. */
-static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
-                    char *err, size_t errlen)
+static int set_host(const char *s, size_t n, bool v6, struct redis_url *u, char *err, size_t errlen)
 {
     if (n == 0)
         return text_fail(err, errlen, "host is missing");
     if (n >= sizeof u->host)
-        return text_fail(err, errlen, "host is longer than %zu bytes",
-                        sizeof u->host - 1);
+        return text_fail(err, errlen, "host is longer than %zu bytes", sizeof u->host - 1);
     memcpy(u->host, s, n);
     u->host[n] = '\0';
     if (host_valid(s, n, v6))
@@ -132,8 +125,8 @@ static int set_host(const char *s, size_t n, bool v6, struct redis_url *u,
  * Parses "host[:port]" or "[v6][:port]" in s[0..n) into u->host and
  * u->port; the port defaults to defport.
  */
-static int parse_hostport(const char *s, size_t n, int defport,
-                          struct redis_url *u, char *err, size_t errlen)
+static int parse_hostport(const char *s, size_t n, int defport, struct redis_url *u, char *err,
+                          size_t errlen)
 {
     const char *end = s + n;
     const char *hend;
@@ -169,8 +162,8 @@ static int parse_hostport(const char *s, size_t n, int defport,
 /* Parses the optional "userinfo@" that starts the authority s[0..alen) (the
  * last '@' ends it). Returns where the host part starts, or NULL after an
  * error. */
-static const char *parse_authority_user(const char *s, size_t alen, struct redis_url *u,
-                                        char *err, size_t errlen)
+static const char *parse_authority_user(const char *s, size_t alen, struct redis_url *u, char *err,
+                                        size_t errlen)
 {
     const char *at = NULL;
     for (size_t i = 0; i < alen; i++)
@@ -182,16 +175,14 @@ static const char *parse_authority_user(const char *s, size_t alen, struct redis
 }
 
 /* Parses what follows "redis://". */
-static int parse_tcp(const char *s, struct redis_url *u, char *err,
-                     size_t errlen)
+static int parse_tcp(const char *s, struct redis_url *u, char *err, size_t errlen)
 {
     u->kind = REDIS_URL_TCP;
     size_t alen = strcspn(s, "/");
     const char *hp = parse_authority_user(s, alen, u, err, errlen);
     if (hp == NULL)
         return -1;
-    if (parse_hostport(hp, (size_t)(s + alen - hp), REDIS_URL_DEFAULT_PORT, u,
-                       err, errlen) != 0)
+    if (parse_hostport(hp, (size_t)(s + alen - hp), REDIS_URL_DEFAULT_PORT, u, err, errlen) != 0)
         return -1;
     if (s[alen] == '\0')
         return 0;
@@ -203,8 +194,7 @@ static int parse_tcp(const char *s, struct redis_url *u, char *err,
  * Parses the comma-separated sentinel list s[0..n) into u->sentinels; the
  * first one is also copied to u->host/u->port (see redis_url.h).
  */
-static int parse_sentinels(const char *s, size_t n, struct redis_url *u,
-                           char *err, size_t errlen)
+static int parse_sentinels(const char *s, size_t n, struct redis_url *u, char *err, size_t errlen)
 {
     const char *end = s + n;
     const char *p = s;
@@ -215,8 +205,7 @@ static int parse_sentinels(const char *s, size_t n, struct redis_url *u,
             return text_fail(err, errlen, "at most %d sentinels", REDIS_SENTINELS_MAX);
         if (e == p)
             return text_fail(err, errlen, "sentinel host is missing");
-        if (parse_hostport(p, (size_t)(e - p), REDIS_SENTINEL_DEFAULT_PORT, u, err,
-                           errlen) != 0)
+        if (parse_hostport(p, (size_t)(e - p), REDIS_SENTINEL_DEFAULT_PORT, u, err, errlen) != 0)
             return -1;
         struct redis_endpoint *ep = &u->sentinels[u->sentinel_n++];
         memcpy(ep->host, u->host, sizeof ep->host);
@@ -231,15 +220,15 @@ static int parse_sentinels(const char *s, size_t n, struct redis_url *u,
 }
 
 /* Parses "master[/db]" (what follows the sentinel list's '/'). */
-static int parse_master(const char *s, struct redis_url *u, char *err,
-                        size_t errlen)
+static int parse_master(const char *s, struct redis_url *u, char *err, size_t errlen)
 {
     size_t mlen = strcspn(s, "/");
     if (mlen == 0)
-        return text_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
+        return text_fail(err, errlen,
+                         "master name is missing (redis-sentinel://host:port/master-name)");
     if (mlen >= sizeof u->master_name)
         return text_fail(err, errlen, "master name is longer than %zu bytes",
-                        sizeof u->master_name - 1);
+                         sizeof u->master_name - 1);
     /* A master name takes the bytes of a host name (not an IPv6 address). */
     if (mlen > 0 && !host_valid(s, mlen, false))
         return text_fail(err, errlen,
@@ -253,8 +242,7 @@ static int parse_master(const char *s, struct redis_url *u, char *err,
 }
 
 /* Parses what follows "redis-sentinel://". */
-static int parse_sentinel_url(const char *s, struct redis_url *u, char *err,
-                              size_t errlen)
+static int parse_sentinel_url(const char *s, struct redis_url *u, char *err, size_t errlen)
 {
     u->kind = REDIS_URL_TCP;
     size_t alen = strcspn(s, "/");
@@ -264,13 +252,13 @@ static int parse_sentinel_url(const char *s, struct redis_url *u, char *err,
     if (parse_sentinels(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
         return -1;
     if (s[alen] == '\0')
-        return text_fail(err, errlen, "master name is missing (redis-sentinel://host:port/master-name)");
+        return text_fail(err, errlen,
+                         "master name is missing (redis-sentinel://host:port/master-name)");
     return parse_master(s + alen + 1, u, err, errlen);
 }
 
 /* Parses what follows "unix:": "/abs/path[?db=N]". */
-static int parse_unix(const char *s, struct redis_url *u, char *err,
-                      size_t errlen)
+static int parse_unix(const char *s, struct redis_url *u, char *err, size_t errlen)
 {
     u->kind = REDIS_URL_UNIX;
     size_t plen = strcspn(s, "?");
@@ -278,7 +266,7 @@ static int parse_unix(const char *s, struct redis_url *u, char *err,
         return text_fail(err, errlen, "unix socket path must be absolute (unix:/path)");
     if (plen > REDIS_URL_UNIX_PATH_MAX || plen >= sizeof u->path)
         return text_fail(err, errlen, "unix socket path is longer than %zu bytes",
-                        REDIS_URL_UNIX_PATH_MAX);
+                         REDIS_URL_UNIX_PATH_MAX);
     memcpy(u->path, s, plen);
     u->path[plen] = '\0';
     if (s[plen] == '\0')
@@ -299,15 +287,16 @@ static int bad_scheme(const char *text, char *err, size_t errlen)
         return text_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)text[i]) && strchr("+-.", text[i]) == NULL)
-            return text_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
+            return text_fail(err, errlen,
+                             "missing scheme (use redis://, redis-sentinel:// or unix:)");
     if (n > 32)
         n = 32;
-    return text_fail(err, errlen, "unsupported scheme '%.*s' (use redis://, redis-sentinel:// or unix:)",
-                    (int)n, text);
+    return text_fail(err, errlen,
+                     "unsupported scheme '%.*s' (use redis://, redis-sentinel:// or unix:)", (int)n,
+                     text);
 }
 
-int redis_url_parse(const char *text, struct redis_url *out, char *err,
-                    size_t errlen)
+int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t errlen)
 {
     struct redis_url u;
     int rc;
@@ -317,8 +306,7 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
     if (text == NULL || text[0] == '\0')
         return text_fail(err, errlen, "Redis URL is empty");
     if (strnlen(text, REDIS_URL_MAX) >= REDIS_URL_MAX)
-        return text_fail(err, errlen, "Redis URL is longer than %d bytes",
-                        REDIS_URL_MAX - 1);
+        return text_fail(err, errlen, "Redis URL is longer than %d bytes", REDIS_URL_MAX - 1);
     memset(&u, 0, sizeof u);
     if (strncasecmp(text, "redis://", 8) == 0)
         rc = parse_tcp(text + 8, &u, err, errlen);

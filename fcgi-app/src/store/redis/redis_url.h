@@ -20,20 +20,20 @@
 
 /* One sentinel's address. */
 struct redis_endpoint {
-    char host[REDIS_HOST_MAX];   /* name or address, no brackets */
-    int port;                    /* 1..65535, default 26379 */
+    char host[REDIS_HOST_MAX]; /* name or address, no brackets */
+    int port;                  /* 1..65535, default 26379 */
 };
 
 enum redis_url_kind { REDIS_URL_TCP, REDIS_URL_UNIX };
 
 struct redis_url {
     enum redis_url_kind kind;
-    char host[REDIS_HOST_MAX];   /* TCP: host name or address, no brackets */
-    int port;                    /* TCP: 1..65535, default 6379 */
-    char path[REDIS_HOST_MAX];   /* UNIX: socket path */
-    char user[REDIS_CRED_MAX];   /* empty: none (AUTH password only) */
+    char host[REDIS_HOST_MAX];     /* TCP: host name or address, no brackets */
+    int port;                      /* TCP: 1..65535, default 6379 */
+    char path[REDIS_HOST_MAX];     /* UNIX: socket path */
+    char user[REDIS_CRED_MAX];     /* empty: none (AUTH password only) */
     char password[REDIS_CRED_MAX]; /* empty: no AUTH */
-    int db;                      /* 0..? default 0 */
+    int db;                        /* 0..? default 0 */
     /*
      * Sentinel form: kind is REDIS_URL_TCP, sentinel_n >= 1 and host/port
      * hold the first sentinel's address (a reachable TCP address, so code
@@ -47,7 +47,6 @@ struct redis_url {
     char master_name[REDIS_MASTER_NAME_MAX];
 };
 
-int redis_url_parse(const char *text, struct redis_url *out, char *err,
-                    size_t errlen);
+int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t errlen);
 
 #endif

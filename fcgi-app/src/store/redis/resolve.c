@@ -23,7 +23,7 @@
 struct lookup {
     struct gaicb cb;
     struct addrinfo hints;
-    struct lookup *next;        /* on the abandoned list */
+    struct lookup *next; /* on the abandoned list */
     char name[];
 };
 
@@ -122,12 +122,13 @@ static int lookup_wait(struct lookup *l, long long deadline_ms)
     return rc;
 }
 
-int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen,
-                 char *err, size_t errlen)
+int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen, char *err,
+                 size_t errlen)
 {
     if (is_numeric(host))
-        return snprintf(out, outlen, "%s", host) < (int)outlen ? 0
-               : text_fail(err, errlen, "address too long: %s", host);
+        return snprintf(out, outlen, "%s", host) < (int)outlen
+                   ? 0
+                   : text_fail(err, errlen, "address too long: %s", host);
     reap_abandoned();
     struct lookup *l = lookup_start(host, err, errlen);
     if (!l)

@@ -19,7 +19,7 @@
  * longer than timeout_ms (the lookup then finishes in the background and
  * frees itself).
  */
-int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen,
-                 char *err, size_t errlen);
+int resolve_host(const char *host, int timeout_ms, char *out, size_t outlen, char *err,
+                 size_t errlen);
 
 #endif

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
-                        int *port, char *err, size_t errlen)
+int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen, int *port, char *err,
+                        size_t errlen)
 {
     if (r == NULL)
         return text_fail(err, errlen, "no reply");
@@ -24,8 +24,7 @@ int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
     if (r->type == REDIS_REPLY_ERROR)
         return text_fail(err, errlen, "%.200s", r->str);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_STRING)
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
         return text_fail(err, errlen, "unexpected reply (type %d)", r->type);
     const redisReply *h = r->element[0], *p = r->element[1];
     if (h->len >= hostlen || !host_valid(h->str, h->len, memchr(h->str, ':', h->len) != NULL))
@@ -59,13 +58,12 @@ int sentinel_check_role(const redisReply *r, char *err, size_t errlen)
     if (role->len == 6 && memcmp(role->str, "master", 6) == 0)
         return 0;
     return text_fail(err, errlen, "not the master (ROLE says %.*s)",
-                   (int)(role->len > 32 ? 32 : role->len), role->str);
+                     (int)(role->len > 32 ? 32 : role->len), role->str);
 }
 
 /* Asks one sentinel. 0 with host/port set, or -1 with err. */
-static int sn_ask(const struct redis_endpoint *s, const char *master,
-                  struct timeval tv, char *host, size_t hostlen, int *port,
-                  char *err, size_t errlen)
+static int sn_ask(const struct redis_endpoint *s, const char *master, struct timeval tv, char *host,
+                  size_t hostlen, int *port, char *err, size_t errlen)
 {
     char addr[RESOLVE_ADDR_MAX];
     int ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
@@ -84,8 +82,10 @@ static int sn_ask(const struct redis_endpoint *s, const char *master,
         redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", master);
         saved = errno;
         if (r == NULL)
-            text_fail(err, errlen, "%s", c->err == REDIS_ERR_IO &&
-                    (saved == EAGAIN || saved == EWOULDBLOCK) ? "timeout" : c->errstr);
+            text_fail(err, errlen, "%s",
+                      c->err == REDIS_ERR_IO && (saved == EAGAIN || saved == EWOULDBLOCK)
+                          ? "timeout"
+                          : c->errstr);
         else
             rc = sentinel_parse_addr(r, host, hostlen, port, err, errlen);
         if (r != NULL)
@@ -95,11 +95,10 @@ static int sn_ask(const struct redis_endpoint *s, const char *master,
     return rc;
 }
 
-int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next,
-                         char *host, size_t hostlen, int *port, char *err,
-                         size_t errlen)
+int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next, char *host,
+                         size_t hostlen, int *port, char *err, size_t errlen)
 {
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     char why[256] = "no sentinels";
     int n = u->sentinel_n;
     int start = *next >= 0 && *next < n ? *next : 0;
@@ -117,6 +116,6 @@ int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next,
         if (snprintf(why, sizeof why, "sentinel %s: %.160s", where, one) < 0)
             why[0] = '\0';
     }
-    return text_fail(err, errlen, "no sentinel named a master '%s' (last: %s)",
-                   u->master_name, why);
+    return text_fail(err, errlen, "no sentinel named a master '%s' (last: %s)", u->master_name,
+                     why);
 }

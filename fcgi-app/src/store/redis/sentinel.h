@@ -21,17 +21,16 @@
  * failure. Nothing in a reply is trusted: the host is checked like a URL
  * host and the port must be 1-65535.
  */
-int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next,
-                         char *host, size_t hostlen, int *port, char *err,
-                         size_t errlen);
+int sentinel_master_addr(const struct redis_url *u, int timeout_ms, int *next, char *host,
+                         size_t hostlen, int *port, char *err, size_t errlen);
 
 /*
  * Checks a get-master-addr-by-name reply r (a 2-element array of strings
  * host, port) and copies it out. 0, or -1 with the reason in err. Exposed
  * for the unit tests.
  */
-int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen,
-                        int *port, char *err, size_t errlen);
+int sentinel_parse_addr(const redisReply *r, char *host, size_t hostlen, int *port, char *err,
+                        size_t errlen);
 
 /*
  * Checks a ROLE reply: 0 when its first element is "master", else -1 with

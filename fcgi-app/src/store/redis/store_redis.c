@@ -43,15 +43,15 @@ static struct {
     int n;
     struct redis_conn *conns;
     struct rpipe *pipes;
-    unsigned next;              /* the pipe the next handle uses (atomic) */
+    unsigned next; /* the pipe the next handle uses (atomic) */
 } shared;
 
 struct store {
     struct rpipe *pipe;
     char errstr[REDIS_ERR_MAX];
     char prefix[REDIS_PREFIX_MAX];
-    char ttl[24];                  /* cfg->ttl as text, for EXPIRE */
-    char max_age[24];              /* cfg->max_age as text; "0": none */
+    char ttl[24];     /* cfg->ttl as text, for EXPIRE */
+    char max_age[24]; /* cfg->max_age as text; "0": none */
 };
 
 /* Sets the handle's error text; returns -1. */
@@ -115,8 +115,8 @@ static void rs_push(struct rpipe_op *op, const char *arg, size_t len)
  * one place a script call is put together. A non-error reply (caller
  * frees) or NULL with the error set.
  */
-static redisReply *rs_script(struct store *st, const char *name, const char *const *keys,
-                             int nkeys, const char *const *args, const size_t *lens, int n)
+static redisReply *rs_script(struct store *st, const char *name, const char *const *keys, int nkeys,
+                             const char *const *args, const size_t *lens, int n)
 {
     struct rpipe_op op = {.script = true};
     if (RS_CALL_FIXED + nkeys + n > RPIPE_ARGS_MAX || nkeys < 1 || nkeys > 2) {
@@ -158,7 +158,7 @@ static redisReply *rs_script_id(struct store *st, const char *name, const char *
     char key[RS_KEY_MAX];
     if (rs_key(st, id, key) != 0)
         return NULL;
-    const char *keys[] = { key };
+    const char *keys[] = {key};
     return rs_script(st, name, keys, 1, args, lens, n);
 }
 
@@ -167,15 +167,15 @@ static redisReply *rs_script_id(struct store *st, const char *name, const char *
  * id. Returns 1 with *out filled, 0 when the script answered absent (nil,
  * touch) or existing (0, create), -1 on failure.
  */
-static int rs_view(struct store *st, bool create, const char *id,
-                   const char *instance, struct session *out)
+static int rs_view(struct store *st, bool create, const char *id, const char *instance,
+                   struct session *out)
 {
     char inst[INSTANCE_MAX + 1];
     snprintf(inst, sizeof inst, "%s", instance);
     for (char *p = inst; *p != '\0'; p++) /* '\n' separates served names */
         if (*p == '\n')
             *p = '?';
-    const char *args[] = { inst, RS_XSTR(SERVED_MAX) };
+    const char *args[] = {inst, RS_XSTR(SERVED_MAX)};
     redisReply *r = rs_script_id(st, create ? "create" : "touch", id, args, NULL, 2);
     if (r == NULL)
         return -1;
@@ -214,27 +214,25 @@ static int rs_reply_bool(struct store *st, redisReply *r)
     return rc;
 }
 
-static int rs_touch(struct store *st, const char *id, const char *instance,
-                    struct session *out)
+static int rs_touch(struct store *st, const char *id, const char *instance, struct session *out)
 {
     return rs_view(st, false, id, instance, out);
 }
 
-static int rs_create(struct store *st, const char *id, const char *instance,
-                     struct session *out)
+static int rs_create(struct store *st, const char *id, const char *instance, struct session *out)
 {
     return rs_view(st, true, id, instance, out);
 }
 
-static int rs_set_value(struct store *st, const char *id, const char *value,
-                        size_t len, long long now, bool create)
+static int rs_set_value(struct store *st, const char *id, const char *value, size_t len,
+                        long long now, bool create)
 {
     char vtime[24];
     if (len > VALUE_MAX)
         return rs_fail(st, "redis: value longer than %d bytes", VALUE_MAX);
     snprintf(vtime, sizeof vtime, "%lld", now);
-    const char *args[] = { value, vtime, create ? "1" : "0" };
-    const size_t lens[] = { len, strlen(vtime), 1 };
+    const char *args[] = {value, vtime, create ? "1" : "0"};
+    const size_t lens[] = {len, strlen(vtime), 1};
     redisReply *r = rs_script_id(st, "set", id, args, lens, 3);
     return r == NULL ? -1 : rs_reply_bool(st, r);
 }
@@ -249,21 +247,22 @@ static int rs_login(struct store *st, const char *old_id, const char *new_id, co
         return rs_fail(st, "redis: login: invalid user name");
     if (rs_key(st, new_id, nkey) != 0 || rs_key(st, old_id ? old_id : new_id, okey) != 0)
         return -1;
-    const char *keys[] = { okey, nkey };
-    const char *args[] = { user, RS_XSTR(USER_SESSIONS_MAX) };
+    const char *keys[] = {okey, nkey};
+    const char *args[] = {user, RS_XSTR(USER_SESSIONS_MAX)};
     redisReply *r = rs_script(st, "login", keys, 2, args, NULL, 2);
     return r == NULL ? -1 : rs_reply_range(st, r, 2);
 }
 
 static int rs_logout(struct store *st, const char *id, bool all, long long *ended)
 {
-    const char *args[] = { all ? "1" : "0" };
+    const char *args[] = {all ? "1" : "0"};
     redisReply *r = rs_script_id(st, "logout", id, args, NULL, 1);
     if (r == NULL)
         return -1;
     long long existed, n;
-    int rc = redis_script_logout(r, &existed, &n) == 0 ? (int)existed
-                                                        : rs_fail(st, "redis: malformed logout reply");
+    int rc = redis_script_logout(r, &existed, &n) == 0
+                 ? (int)existed
+                 : rs_fail(st, "redis: malformed logout reply");
     freeReplyObject(r);
     if (rc >= 0 && ended != NULL)
         *ended = n;
@@ -280,8 +279,8 @@ static int rs_cart(struct store *st, const char *id, int item, int delta, bool c
 {
     if (item < 0 || item >= CART_ITEMS || (delta != 1 && delta != -1))
         return rs_fail(st, "redis: cart: bad change (item %d, delta %d)", item, delta);
-    const char *args[] = { cart_catalogue[item], delta > 0 ? "1" : "-1", create ? "1" : "0",
-                           RS_XSTR(CART_LINES_MAX), RS_XSTR(CART_QTY_MAX) };
+    const char *args[] = {cart_catalogue[item], delta > 0 ? "1" : "-1", create ? "1" : "0",
+                          RS_XSTR(CART_LINES_MAX), RS_XSTR(CART_QTY_MAX)};
     redisReply *r = rs_script_id(st, "cart", id, args, NULL, 5);
     return r == NULL ? -1 : rs_reply_range(st, r, 2);
 }
@@ -289,8 +288,8 @@ static int rs_cart(struct store *st, const char *id, int item, int delta, bool c
 /* 0 when PING answers PONG, else -1 (an error reply counts as down). */
 static int rs_ping(struct store *st)
 {
-    const char *argv[] = { "PING" };
-    const size_t lens[] = { 4 };
+    const char *argv[] = {"PING"};
+    const size_t lens[] = {4};
     redisReply *r = rs_command(st, 1, argv, lens);
     if (r == NULL)
         return -1;
@@ -374,7 +373,8 @@ static struct store *rs_open(const struct config *cfg)
         free(st);
         return NULL;
     }
-    st->pipe = &shared.pipes[__atomic_fetch_add(&shared.next, 1, __ATOMIC_RELAXED) % (unsigned)shared.n];
+    st->pipe =
+        &shared.pipes[__atomic_fetch_add(&shared.next, 1, __ATOMIC_RELAXED) % (unsigned)shared.n];
     snprintf(st->prefix, sizeof st->prefix, "%s", cfg->redis_prefix);
     snprintf(st->ttl, sizeof st->ttl, "%ld", cfg->ttl);
     snprintf(st->max_age, sizeof st->max_age, "%ld", cfg->max_age);
