@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "atomic.h"
 
 #include <stddef.h>
 
@@ -27,12 +28,12 @@ static unsigned long long latency_count, latency_sum_ns;
 
 static void add(unsigned long long *p, unsigned long long v)
 {
-    __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+    atomic_add(p, v, RELAXED);
 }
 
 static unsigned long long get(const unsigned long long *p)
 {
-    return __atomic_load_n(p, __ATOMIC_RELAXED);
+    return atomic_get(p, RELAXED);
 }
 
 const char *route_label(enum route_id r)

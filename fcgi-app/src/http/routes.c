@@ -1,4 +1,5 @@
 #include "routes.h"
+#include "atomic.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +37,7 @@ static int draining;
 
 void routes_begin_drain(void)
 {
-    __atomic_store_n(&draining, 1, __ATOMIC_RELEASE);
+    atomic_set(&draining, 1, RELEASE);
 }
 
 int routes_ctx_init(struct route_ctx *ctx, const struct config *cfg, const struct store_ops *ops)
@@ -71,11 +72,11 @@ static int store_done(struct route_ctx *ctx, int rc)
     metrics_store_latency(clock_mono_ns() - ctx->t0);
     if (rc < 0) {
         metrics_store_error();
-        if (__atomic_exchange_n(&store_failing, 1, __ATOMIC_RELAXED) == 0)
+        if (atomic_swap(&store_failing, 1, RELAXED) == 0)
             log_error_limited(&lim_down, "store %s unavailable: %s", ctx->ops->name,
                               ctx->ops->error(ctx->st));
-    } else if (__atomic_load_n(&store_failing, __ATOMIC_RELAXED) &&
-               __atomic_exchange_n(&store_failing, 0, __ATOMIC_RELAXED) == 1) {
+    } else if (atomic_get(&store_failing, RELAXED) &&
+               atomic_swap(&store_failing, 0, RELAXED) == 1) {
         log_info_limited(&lim_up, "store %s answers again", ctx->ops->name);
     }
     return rc;
@@ -531,7 +532,7 @@ static void route_clear(struct route_ctx *ctx, const struct request *rq, struct 
  * sessionlab_store_up and to the pages' 503 + Retry-After. */
 static void route_readyz(struct route_ctx *ctx, struct response *resp)
 {
-    if (__atomic_load_n(&draining, __ATOMIC_ACQUIRE)) {
+    if (atomic_get(&draining, ACQUIRE)) {
         reply_text(ctx, resp, 503, "not ready: shutting down\n");
         return;
     }

@@ -1,4 +1,5 @@
 #include "conns.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +33,7 @@ static uint64_t slot_word(uint32_t gen, unsigned state)
 
 static bool slot_cas(struct conns *c, int fd, uint64_t from, uint64_t to)
 {
-    return __atomic_compare_exchange_n(&c->slots[fd], &from, to, false, __ATOMIC_ACQ_REL,
-                                       __ATOMIC_ACQUIRE);
+    return atomic_cas(&c->slots[fd], &from, to, ACQ_REL, ACQUIRE);
 }
 
 static uint64_t conn_tag(int fd, uint32_t gen)
@@ -111,22 +111,22 @@ static void listen_rearm_locked(struct conns *c)
 {
     if (c->listen_closed)
         return;
-    if (__atomic_load_n(&c->open, __ATOMIC_SEQ_CST) >= c->max_open) {
-        __atomic_store_n(&c->accept_paused, 1, __ATOMIC_SEQ_CST);
+    if (atomic_get(&c->open, SEQ_CST) >= c->max_open) {
+        atomic_set(&c->accept_paused, 1, SEQ_CST);
         /* A connection that closed before the flag was set saw no pause. */
-        if (__atomic_load_n(&c->open, __ATOMIC_SEQ_CST) >= c->max_open)
+        if (atomic_get(&c->open, SEQ_CST) >= c->max_open)
             return;
     }
-    __atomic_store_n(&c->accept_paused, 0, __ATOMIC_SEQ_CST);
+    atomic_set(&c->accept_paused, 0, SEQ_CST);
     ctl(c, EPOLL_CTL_MOD, c->listen_fd, EPOLLIN | EPOLLONESHOT, TAG_LISTEN);
 }
 
 /* Books a closed connection; resumes accepting when that made room. */
 static void conn_closed(struct conns *c)
 {
-    __atomic_fetch_sub(&c->open, 1, __ATOMIC_SEQ_CST);
+    atomic_sub(&c->open, 1, SEQ_CST);
     metrics_connection_closed();
-    if (!__atomic_load_n(&c->accept_paused, __ATOMIC_SEQ_CST))
+    if (!atomic_get(&c->accept_paused, SEQ_CST))
         return;
     pthread_mutex_lock(&c->lock);
     listen_rearm_locked(c);
@@ -157,14 +157,14 @@ static void conn_add(struct conns *c, int fd)
         return;
     }
     conn_setup(c, fd);
-    uint32_t gen = (uint32_t)(__atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE) >> 32) + 1;
-    __atomic_store_n(&c->slots[fd], slot_word(gen, SLOT_IDLE), __ATOMIC_RELEASE);
-    __atomic_fetch_add(&c->open, 1, __ATOMIC_SEQ_CST);
+    uint32_t gen = (uint32_t)(atomic_get(&c->slots[fd], ACQUIRE) >> 32) + 1;
+    atomic_set(&c->slots[fd], slot_word(gen, SLOT_IDLE), RELEASE);
+    atomic_add(&c->open, 1, SEQ_CST);
     metrics_connection_opened();
     if (ctl(c, EPOLL_CTL_ADD, fd, CONN_EVENTS, conn_tag(fd, gen)) == 0)
         return;
     log_error_limited(&lim, "cannot watch a new connection: %s", strerror(errno));
-    __atomic_store_n(&c->slots[fd], slot_word(gen, SLOT_FREE), __ATOMIC_RELEASE);
+    atomic_set(&c->slots[fd], slot_word(gen, SLOT_FREE), RELEASE);
     close(fd);
     conn_closed(c);
 }
@@ -180,7 +180,7 @@ static bool accept_some(struct conns *c)
 {
     static struct log_limit lim = LOG_LIMIT_INIT;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (__atomic_load_n(&c->open, __ATOMIC_SEQ_CST) >= c->max_open)
+        if (atomic_get(&c->open, SEQ_CST) >= c->max_open)
             return false;
         int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -222,7 +222,7 @@ static bool take(struct conns *c, uint64_t tag, struct conn *out)
     uint32_t gen = (uint32_t)(tag >> 32);
     if (fd < 0 || fd >= c->nslots)
         return false;
-    uint64_t w = __atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE);
+    uint64_t w = atomic_get(&c->slots[fd], ACQUIRE);
     for (;;) {
         unsigned state = (unsigned)(w & 0xff);
         if ((uint32_t)(w >> 32) != gen || (state != SLOT_IDLE && state != SLOT_BUSY))
@@ -230,8 +230,7 @@ static bool take(struct conns *c, uint64_t tag, struct conn *out)
         uint64_t to = slot_word(gen, state == SLOT_IDLE ? SLOT_BUSY : SLOT_AGAIN);
         /* On failure w is reloaded: the slot changed between the two reads
          * (its worker just made it idle), so look again. */
-        if (__atomic_compare_exchange_n(&c->slots[fd], &w, to, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
+        if (atomic_cas(&c->slots[fd], &w, to, ACQ_REL, ACQUIRE)) {
             if (state != SLOT_IDLE)
                 return false; /* its worker serves it again */
             *out = (struct conn){.fd = fd, .gen = gen};
@@ -291,7 +290,7 @@ bool conns_next(struct conns *c, struct conn *out)
 
 bool conns_done(struct conns *c, struct conn cn, enum conn_end how)
 {
-    if (how == CONN_KEEP && !__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE))
+    if (how == CONN_KEEP && !atomic_get(&c->closing, ACQUIRE))
         return !keep_idle(c, cn);
     /* Fails only for CONN_GONE when the fd number is already reused. */
     if (!slot_cas(c, cn.fd, slot_word(cn.gen, SLOT_BUSY), slot_word(cn.gen, SLOT_FREE)))
@@ -306,7 +305,7 @@ bool conns_done(struct conns *c, struct conn cn, enum conn_end how)
 
 void conns_begin_drain(struct conns *c)
 {
-    __atomic_store_n(&c->closing, 1, __ATOMIC_RELEASE);
+    atomic_set(&c->closing, 1, RELEASE);
     /* Take what already sits in the backlog: nginx may have written a
      * request into it, and shutting the listener down would reset it. */
     while (accept_some(c))
@@ -327,7 +326,7 @@ int conns_close_idle(struct conns *c)
 {
     int n = 0;
     for (int fd = 0; fd < c->nslots; fd++) {
-        uint64_t w = __atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE);
+        uint64_t w = atomic_get(&c->slots[fd], ACQUIRE);
         uint32_t gen = (uint32_t)(w >> 32);
         uint64_t busy = slot_word(gen, SLOT_BUSY);
         if ((w & 0xff) != SLOT_IDLE || !slot_cas(c, fd, w, busy))
@@ -353,7 +352,7 @@ int conns_cut_busy(struct conns *c)
 {
     int n = 0;
     for (int fd = 0; fd < c->nslots; fd++) {
-        unsigned st = (unsigned)(__atomic_load_n(&c->slots[fd], __ATOMIC_ACQUIRE) & 0xff);
+        unsigned st = (unsigned)(atomic_get(&c->slots[fd], ACQUIRE) & 0xff);
         if (st == SLOT_BUSY || st == SLOT_AGAIN) {
             shutdown(fd, SHUT_RDWR);
             n++;
@@ -364,7 +363,7 @@ int conns_cut_busy(struct conns *c)
 
 int conns_open_count(struct conns *c)
 {
-    return __atomic_load_n(&c->open, __ATOMIC_SEQ_CST);
+    return atomic_get(&c->open, SEQ_CST);
 }
 
 void conns_stop(struct conns *c)

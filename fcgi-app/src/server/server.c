@@ -1,4 +1,5 @@
 #include "server.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -80,7 +81,7 @@ static bool serve_one(struct worker *w, struct conn cn)
     FCGX_Finish_r(req);
     enum conn_end how = req->ipcFd < 0 ? CONN_GONE : keep ? CONN_KEEP : CONN_CLOSE;
     req->ipcFd = -1;
-    __atomic_fetch_add(&served, 1, __ATOMIC_RELAXED);
+    atomic_add(&served, 1, RELAXED);
     return conns_done(&conns, cn, how);
 }
 
@@ -193,12 +194,12 @@ static void drain(const sigset_t *set)
     routes_begin_drain();
     conns_begin_drain(&conns);
     long long start = clock_mono_ms(), quiet_since = start;
-    unsigned long last = __atomic_load_n(&served, __ATOMIC_RELAXED);
+    unsigned long last = atomic_get(&served, RELAXED);
     bool cut = false;
     while (conns_open_count(&conns) > 0) {
         bool now_cut = drain_pause(set);
         long long now = clock_mono_ms();
-        unsigned long cur = __atomic_load_n(&served, __ATOMIC_RELAXED);
+        unsigned long cur = atomic_get(&served, RELAXED);
         if (cur != last) {
             last = cur;
             quiet_since = now;

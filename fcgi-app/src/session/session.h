@@ -18,7 +18,7 @@ struct session {
     long long value_time;      /* unix seconds when value was set */
     int served_n;              /* entries in served_by, newest first */
     char served_by[SERVED_MAX][INSTANCE_MAX + 1];
-    bool is_new; /* this request created it */
+    bool is_new; /* this request created it: set by the route, not a store */
 };
 
 #endif

@@ -20,9 +20,10 @@ long long mem_budget_session_bytes(void)
     /* Buckets are a power of two at or above the cap: at most 2 per entry,
      * in the shards and in the per-user index. At worst every session is
      * logged in as a user of its own: one index node each. */
-    return malloc_chunk(sizeof(struct entry)) + malloc_chunk(sizeof(struct value) + VALUE_MAX) +
-           2 * (long long)sizeof(struct entry *) + malloc_chunk(sizeof(struct user_node)) +
-           2 * (long long)sizeof(struct user_node *);
+    return malloc_chunk(sizeof(struct memtable_entry)) +
+           malloc_chunk(sizeof(struct memtable_value) + VALUE_MAX) +
+           2 * (long long)sizeof(struct memtable_entry *) +
+           malloc_chunk(sizeof(struct memuser_node)) + 2 * (long long)sizeof(struct memuser_node *);
 }
 
 long mem_budget_max_sessions(long long limit_bytes)

@@ -8,6 +8,7 @@
  * At the cap, an insert evicts the shard's LRU tail.
  */
 #include "memtable.h"
+#include "atomic.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -43,7 +44,7 @@ static uint64_t id_hash(const char *id)
     return h;
 }
 
-static void lru_unlink(struct shard *s, struct entry *e)
+static void lru_unlink(struct memtable_shard *s, struct memtable_entry *e)
 {
     if (e->prev)
         e->prev->next = e->next;
@@ -56,7 +57,7 @@ static void lru_unlink(struct shard *s, struct entry *e)
     e->prev = e->next = NULL;
 }
 
-static void lru_push_head(struct shard *s, struct entry *e)
+static void lru_push_head(struct memtable_shard *s, struct memtable_entry *e)
 {
     e->prev = NULL;
     e->next = s->head;
@@ -67,42 +68,42 @@ static void lru_push_head(struct shard *s, struct entry *e)
         s->tail = e;
 }
 
-static void chain_unlink(struct shard *s, struct entry *e, uint64_t h)
+static void chain_unlink(struct memtable_shard *s, struct memtable_entry *e, uint64_t h)
 {
-    struct entry **pp = &s->buckets[h & s->mask];
+    struct memtable_entry **pp = &s->buckets[h & s->mask];
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
 }
 
-static void chain_push(struct shard *s, struct entry *e, uint64_t h)
+static void chain_push(struct memtable_shard *s, struct memtable_entry *e, uint64_t h)
 {
     e->hnext = s->buckets[h & s->mask];
     s->buckets[h & s->mask] = e;
 }
 
-void memtable_remove(struct op *op, struct entry *e, uint64_t h)
+void memtable_remove(struct memtable_op *op, struct memtable_entry *e, uint64_t h)
 {
-    struct shard *s = op->s;
+    struct memtable_shard *s = op->s;
     chain_unlink(s, e, h);
     lru_unlink(s, e);
     memuser_unlink(&op->t->users, e);
     free(e->value);
     free(e);
     s->n--;
-    atomic_fetch_sub(&op->t->live, 1);
+    atomic_sub(&op->t->live, 1, RELAXED);
 }
 
 /* Reclaims up to max expired entries from the LRU tail (max < 0: all). */
-static void op_reap(struct op *op, int max)
+static void op_reap(struct memtable_op *op, int max)
 {
-    struct entry *tail;
+    struct memtable_entry *tail;
     while ((tail = op->s->tail) && tail->deadline_ms <= op->now && max-- != 0)
         memtable_remove(op, tail, id_hash(tail->id));
 }
 
 /* Points op at id's shard (not locked yet). */
-static void op_locate(struct op *op, struct table *t, const char *id)
+static void op_locate(struct memtable_op *op, struct memtable *t, const char *id)
 {
     op->t = t;
     op->h = id_hash(id);
@@ -111,10 +112,10 @@ static void op_locate(struct op *op, struct table *t, const char *id)
 
 /* With op's shard locked and op->now read: reaps a few, then returns id's
  * live entry or NULL (reclaiming an expired one). */
-static struct entry *op_lookup(struct op *op, const char *id)
+static struct memtable_entry *op_lookup(struct memtable_op *op, const char *id)
 {
     op_reap(op, REAP_BATCH);
-    struct entry *e = op->s->buckets[op->h & op->s->mask];
+    struct memtable_entry *e = op->s->buckets[op->h & op->s->mask];
     while (e && memcmp(e->id, id, SID_LEN) != 0)
         e = e->hnext;
     if (e && e->deadline_ms <= op->now) {
@@ -124,7 +125,7 @@ static struct entry *op_lookup(struct op *op, const char *id)
     return e;
 }
 
-struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
+struct memtable_entry *memtable_begin(struct memtable_op *op, struct memtable *t, const char *id)
 {
     op_locate(op, t, id);
     pthread_mutex_lock(&op->s->lock);
@@ -132,13 +133,14 @@ struct entry *memtable_begin(struct op *op, struct table *t, const char *id)
     return op_lookup(op, id);
 }
 
-void memtable_begin_pair(struct op *a, struct op *b, struct table *t, const char *id_a,
-                         const char *id_b, struct entry **ea, struct entry **eb)
+void memtable_begin_pair(struct memtable_op *a, struct memtable_op *b, struct memtable *t,
+                         const char *id_a, const char *id_b, struct memtable_entry **ea,
+                         struct memtable_entry **eb)
 {
     op_locate(a, t, id_a);
     op_locate(b, t, id_b);
     /* Shard-index order: two pairs locking the same two shards agree. */
-    struct shard *first = a->s < b->s ? a->s : b->s, *second = a->s < b->s ? b->s : a->s;
+    struct memtable_shard *first = a->s < b->s ? a->s : b->s, *second = a->s < b->s ? b->s : a->s;
     pthread_mutex_lock(&first->lock);
     if (second != first)
         pthread_mutex_lock(&second->lock);
@@ -147,7 +149,7 @@ void memtable_begin_pair(struct op *a, struct op *b, struct table *t, const char
     *eb = op_lookup(b, id_b);
 }
 
-void memtable_end_pair(struct op *a, struct op *b)
+void memtable_end_pair(struct memtable_op *a, struct memtable_op *b)
 {
     if (b->s != a->s)
         pthread_mutex_unlock(&b->s->lock);
@@ -155,20 +157,21 @@ void memtable_end_pair(struct op *a, struct op *b)
 }
 
 /* The idle deadline from now, capped at e's absolute end. */
-static long long deadline_from_now(const struct op *op, const struct entry *e)
+static long long deadline_from_now(const struct memtable_op *op, const struct memtable_entry *e)
 {
     long long d = op->now + op->t->ttl_ms;
     return d < e->end_ms ? d : e->end_ms;
 }
 
-void memtable_refresh(struct op *op, struct entry *e)
+void memtable_refresh(struct memtable_op *op, struct memtable_entry *e)
 {
     e->deadline_ms = deadline_from_now(op, e);
     lru_unlink(op->s, e);
     lru_push_head(op->s, e);
 }
 
-void memtable_rekey(struct op *from, struct op *to, struct entry *e, const char *id)
+void memtable_rekey(struct memtable_op *from, struct memtable_op *to, struct memtable_entry *e,
+                    const char *id)
 {
     chain_unlink(from->s, e, from->h);
     lru_unlink(from->s, e);
@@ -184,10 +187,10 @@ void memtable_rekey(struct op *from, struct op *to, struct entry *e, const char 
     lru_push_head(to->s, e);
 }
 
-struct entry *memtable_insert(struct op *op, const char *id)
+struct memtable_entry *memtable_insert(struct memtable_op *op, const char *id)
 {
-    struct shard *s = op->s;
-    struct entry *e = calloc(1, sizeof *e);
+    struct memtable_shard *s = op->s;
+    struct memtable_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
     while (s->n >= s->cap && s->tail)
@@ -198,18 +201,18 @@ struct entry *memtable_insert(struct op *op, const char *id)
     e->deadline_ms = deadline_from_now(op, e);
     lru_push_head(s, e);
     s->n++;
-    atomic_fetch_add(&op->t->live, 1);
+    atomic_add(&op->t->live, 1, RELAXED);
     return e;
 }
 
 /* Sets per-shard caps summing to max and allocates bucket arrays;
  * t->nshards counts the shards set up. 0, or -1 when out of memory (the
  * caller frees t). */
-static int table_setup(struct table *t, long max)
+static int table_setup(struct memtable *t, long max)
 {
     int n = max < SHARDS_MAX ? (int)max : SHARDS_MAX;
     for (int i = 0; i < n; i++) {
-        struct shard *s = &t->shards[i];
+        struct memtable_shard *s = &t->shards[i];
         s->cap = max / n + (i < max % n);
         size_t nb = 1;
         while (nb < (size_t)s->cap && nb < BUCKETS_MAX)
@@ -224,15 +227,15 @@ static int table_setup(struct table *t, long max)
     return 0;
 }
 
-void memtable_free(struct table *t)
+void memtable_free(struct memtable *t)
 {
     if (!t)
         return;
     for (int i = 0; i < t->nshards; i++) {
-        struct shard *s = &t->shards[i];
-        struct entry *e = s->head;
+        struct memtable_shard *s = &t->shards[i];
+        struct memtable_entry *e = s->head;
         while (e) {
-            struct entry *next = e->next;
+            struct memtable_entry *next = e->next;
             free(e->value);
             free(e);
             e = next;
@@ -244,22 +247,22 @@ void memtable_free(struct table *t)
     free(t);
 }
 
-struct table *memtable_new(long max_sessions, long ttl_s, long max_age_s)
+struct memtable *memtable_new(long max_sessions, long ttl_s, long max_age_s)
 {
-    struct table *t = calloc(1, sizeof *t);
+    struct memtable *t = calloc(1, sizeof *t);
     if (!t || table_setup(t, max_sessions) != 0 || memuser_init(&t->users, max_sessions) != 0) {
         memtable_free(t);
         return NULL;
     }
     t->ttl_ms = (ttl_s < TTL_MAX_S ? ttl_s : TTL_MAX_S) * 1000;
     t->max_age_ms = (max_age_s < TTL_MAX_S ? max_age_s : TTL_MAX_S) * 1000;
-    atomic_init(&t->live, 0);
+    t->live = 0;
     return t;
 }
 
-long long memtable_live(struct table *t)
+long long memtable_live(struct memtable *t)
 {
-    struct op op = {.t = t};
+    struct memtable_op op = {.t = t};
     for (int i = 0; i < t->nshards; i++) {
         op.s = &t->shards[i];
         pthread_mutex_lock(&op.s->lock);
@@ -267,5 +270,5 @@ long long memtable_live(struct table *t)
         op_reap(&op, -1);
         pthread_mutex_unlock(&op.s->lock);
     }
-    return atomic_load(&t->live);
+    return atomic_get(&t->live, RELAXED);
 }

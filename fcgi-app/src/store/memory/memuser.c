@@ -51,7 +51,7 @@ static uint64_t siphash13(const uint64_t k[2], const char *s, size_t len)
     return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
-int memuser_init(struct user_index *ix, long max_sessions)
+int memuser_init(struct memuser_index *ix, long max_sessions)
 {
     size_t nb = 1;
     while (nb < (size_t)max_sessions && nb < INDEX_BUCKETS_MAX)
@@ -71,14 +71,14 @@ int memuser_init(struct user_index *ix, long max_sessions)
     return 0;
 }
 
-void memuser_fini(struct user_index *ix)
+void memuser_fini(struct memuser_index *ix)
 {
     if (!ix->buckets)
         return;
     for (size_t i = 0; i <= ix->mask; i++) {
-        struct user_node *u = ix->buckets[i];
+        struct memuser_node *u = ix->buckets[i];
         while (u) {
-            struct user_node *next = u->hnext;
+            struct memuser_node *next = u->hnext;
             free(u);
             u = next;
         }
@@ -88,31 +88,31 @@ void memuser_fini(struct user_index *ix)
     pthread_mutex_destroy(&ix->lock);
 }
 
-struct user_node *memuser_node_new(const char *name)
+struct memuser_node *memuser_node_new(const char *name)
 {
-    struct user_node *u = calloc(1, sizeof *u);
+    struct memuser_node *u = calloc(1, sizeof *u);
     if (u)
         memcpy(u->name, name, strnlen(name, USER_MAX));
     return u;
 }
 
-static struct user_node **bucket_of(struct user_index *ix, const char *name)
+static struct memuser_node **bucket_of(struct memuser_index *ix, const char *name)
 {
     return &ix->buckets[siphash13(ix->key, name, strlen(name)) & ix->mask];
 }
 
-static struct user_node *node_find(struct user_index *ix, const char *name)
+static struct memuser_node *node_find(struct memuser_index *ix, const char *name)
 {
-    struct user_node *u = *bucket_of(ix, name);
+    struct memuser_node *u = *bucket_of(ix, name);
     while (u && strcmp(u->name, name) != 0)
         u = u->hnext;
     return u;
 }
 
 /* Unlinks e from its node; frees the node when e was its last session. */
-static void node_drop(struct user_index *ix, struct entry *e)
+static void node_drop(struct memuser_index *ix, struct memtable_entry *e)
 {
-    struct user_node *u = e->user;
+    struct memuser_node *u = e->user;
     if (e->uprev)
         e->uprev->unext = e->unext;
     else
@@ -125,14 +125,14 @@ static void node_drop(struct user_index *ix, struct entry *e)
     e->user = NULL;
     if (--u->n > 0)
         return;
-    struct user_node **pp = bucket_of(ix, u->name);
+    struct memuser_node **pp = bucket_of(ix, u->name);
     while (*pp != u)
         pp = &(*pp)->hnext;
     *pp = u->hnext;
     free(u);
 }
 
-static void node_append(struct user_node *u, struct entry *e)
+static void node_append(struct memuser_node *u, struct memtable_entry *e)
 {
     e->user = u;
     e->unext = NULL;
@@ -146,12 +146,13 @@ static void node_append(struct user_node *u, struct entry *e)
 }
 
 /* name's node, made from *spare when it has none. */
-static struct user_node *node_get(struct user_index *ix, const char *name, struct user_node **spare)
+static struct memuser_node *node_get(struct memuser_index *ix, const char *name,
+                                     struct memuser_node **spare)
 {
-    struct user_node *u = node_find(ix, name);
+    struct memuser_node *u = node_find(ix, name);
     if (u)
         return u;
-    struct user_node **b = bucket_of(ix, name);
+    struct memuser_node **b = bucket_of(ix, name);
     u = *spare;
     *spare = NULL;
     u->hnext = *b;
@@ -159,11 +160,11 @@ static struct user_node *node_get(struct user_index *ix, const char *name, struc
     return u;
 }
 
-void memuser_login(struct user_index *ix, struct entry *e, const char *name,
-                   struct user_node **spare, char over[][SID_LEN], int over_max, int *n_over)
+void memuser_login(struct memuser_index *ix, struct memtable_entry *e, const char *name,
+                   struct memuser_node **spare, char over[][SID_LEN], int over_max, int *n_over)
 {
     pthread_mutex_lock(&ix->lock);
-    struct user_node *u = e->user;
+    struct memuser_node *u = e->user;
     if (u && strcmp(u->name, name) == 0) {
         /* A re-login as the same user: to the tail (newest). Not being the
          * tail, e has a later sibling, so the node outlives the drop. */
@@ -178,14 +179,15 @@ void memuser_login(struct user_index *ix, struct entry *e, const char *name,
         node_append(u, e);
     }
     int n = 0;
-    for (struct entry *x = u->head; x && u->n - n > USER_SESSIONS_MAX && n < over_max; x = x->unext)
+    for (struct memtable_entry *x = u->head; x && u->n - n > USER_SESSIONS_MAX && n < over_max;
+         x = x->unext)
         if (x != e)
             memcpy(over[n++], x->id, SID_LEN);
     *n_over = n;
     pthread_mutex_unlock(&ix->lock);
 }
 
-void memuser_unlink(struct user_index *ix, struct entry *e)
+void memuser_unlink(struct memuser_index *ix, struct memtable_entry *e)
 {
     if (!e->user)
         return;
@@ -194,28 +196,28 @@ void memuser_unlink(struct user_index *ix, struct entry *e)
     pthread_mutex_unlock(&ix->lock);
 }
 
-void memuser_set_id(struct user_index *ix, struct entry *e, const char *id)
+void memuser_set_id(struct memuser_index *ix, struct memtable_entry *e, const char *id)
 {
     pthread_mutex_lock(&ix->lock);
     memcpy(e->id, id, SID_LEN);
     pthread_mutex_unlock(&ix->lock);
 }
 
-int memuser_collect(struct user_index *ix, const char *name, char ids[][SID_LEN], int max)
+int memuser_collect(struct memuser_index *ix, const char *name, char ids[][SID_LEN], int max)
 {
     int n = 0;
     pthread_mutex_lock(&ix->lock);
-    struct user_node *u = node_find(ix, name);
-    for (struct entry *x = u ? u->head : NULL; x && n < max; x = x->unext)
+    struct memuser_node *u = node_find(ix, name);
+    for (struct memtable_entry *x = u ? u->head : NULL; x && n < max; x = x->unext)
         memcpy(ids[n++], x->id, SID_LEN);
     pthread_mutex_unlock(&ix->lock);
     return n;
 }
 
-long memuser_count(struct user_index *ix, const char *name)
+long memuser_count(struct memuser_index *ix, const char *name)
 {
     pthread_mutex_lock(&ix->lock);
-    struct user_node *u = node_find(ix, name);
+    struct memuser_node *u = node_find(ix, name);
     long n = u ? u->n : 0;
     pthread_mutex_unlock(&ix->lock);
     return n;

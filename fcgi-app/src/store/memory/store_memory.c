@@ -18,11 +18,11 @@
 #include "store_memory.h"
 
 struct store {
-    struct table *table;
+    struct memtable *table;
     const char *err;
 };
 
-static struct table *g_table;
+static struct memtable *g_table;
 
 void store_memory_set_clock(long long (*now_ms)(void))
 {
@@ -30,7 +30,7 @@ void store_memory_set_clock(long long (*now_ms)(void))
 }
 
 /* Copies e to the caller's *out; every view was served by instance. */
-static void entry_copy(const struct entry *e, const char *instance, struct session *out)
+static void entry_copy(const struct memtable_entry *e, const char *instance, struct session *out)
 {
     size_t ilen = strnlen(instance, INSTANCE_MAX);
     memcpy(out->id, e->id, SID_LEN);
@@ -51,7 +51,6 @@ static void entry_copy(const struct entry *e, const char *instance, struct sessi
         memcpy(out->served_by[i], instance, ilen);
         out->served_by[i][ilen] = '\0';
     }
-    out->is_new = false;
 }
 
 static void memory_global_fini(void)
@@ -69,7 +68,7 @@ static int memory_global_init(const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "memory store: max_sessions and ttl must be > 0");
         return -1;
     }
-    struct table *t = memtable_new(cfg->max_sessions, cfg->ttl, cfg->max_age);
+    struct memtable *t = memtable_new(cfg->max_sessions, cfg->ttl, cfg->max_age);
     if (!t) {
         snprintf(err, errlen, "memory store: out of memory for %ld sessions", cfg->max_sessions);
         return -1;
@@ -101,8 +100,8 @@ static void memory_close(struct store *st)
 
 static int memory_touch(struct store *st, const char *id, const char *instance, struct session *out)
 {
-    struct op op;
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_op op;
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     if (e) {
         e->count++;
         memtable_refresh(&op, e);
@@ -115,14 +114,13 @@ static int memory_touch(struct store *st, const char *id, const char *instance, 
 static int memory_create(struct store *st, const char *id, const char *instance,
                          struct session *out)
 {
-    struct op op;
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_op op;
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     int rc = e ? 0 : -1;
     if (!e && (e = memtable_insert(&op, id)) != NULL) {
         rc = 1;
         e->count = 1;
         entry_copy(e, instance, out);
-        out->is_new = true;
     }
     pthread_mutex_unlock(&op.s->lock);
     if (rc < 0)
@@ -131,9 +129,9 @@ static int memory_create(struct store *st, const char *id, const char *instance,
 }
 
 /* Replaces e's value; false when out of memory (old value kept). */
-static bool entry_set_value(struct entry *e, const char *value, size_t len, long long now)
+static bool entry_set_value(struct memtable_entry *e, const char *value, size_t len, long long now)
 {
-    struct value *v = realloc(e->value, sizeof *v + len);
+    struct memtable_value *v = realloc(e->value, sizeof *v + len);
     if (!v)
         return false;
     v->time = now;
@@ -147,12 +145,12 @@ static bool entry_set_value(struct entry *e, const char *value, size_t len, long
 static int memory_set_value(struct store *st, const char *id, const char *value, size_t len,
                             long long now, bool create)
 {
-    struct op op;
+    struct memtable_op op;
     if (len > VALUE_MAX) {
         st->err = "memory store: value too long";
         return -1;
     }
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     bool fresh = !e && create;
     if (e)
         memtable_refresh(&op, e);
@@ -172,8 +170,8 @@ static int memory_set_value(struct store *st, const char *id, const char *value,
 
 static int memory_destroy(struct store *st, const char *id)
 {
-    struct op op;
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_op op;
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     if (e)
         memtable_remove(&op, e, op.h);
     pthread_mutex_unlock(&op.s->lock);
@@ -191,8 +189,8 @@ static int memory_destroy(struct store *st, const char *id)
  * collecting and this, it may have logged in as another or rotated. */
 static bool delete_if_user(struct store *st, const char *id, const char *user)
 {
-    struct op op;
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_op op;
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     bool mine = e && e->user && strcmp(e->user->name, user) == 0;
     if (mine)
         memtable_remove(&op, e, op.h);
@@ -220,11 +218,11 @@ static long long end_user_sessions(struct store *st, const char *user)
 
 /* The login's locked part: rotation (old entry re-keyed as new_id) or a
  * fresh entry, then the user link. store.h's codes; -1 out of memory. */
-static int login_locked(struct op *a, struct op *b, struct entry *eo, struct entry *en,
-                        const char *new_id, const char *user, struct user_node **spare,
-                        char over[][SID_LEN], int *n_over)
+static int login_locked(struct memtable_op *a, struct memtable_op *b, struct memtable_entry *eo,
+                        struct memtable_entry *en, const char *new_id, const char *user,
+                        struct memuser_node **spare, char over[][SID_LEN], int *n_over)
 {
-    struct entry *e = eo;
+    struct memtable_entry *e = eo;
     if (en)
         return 0;
     if (eo)
@@ -237,15 +235,15 @@ static int login_locked(struct op *a, struct op *b, struct entry *eo, struct ent
 
 static int memory_login(struct store *st, const char *old_id, const char *new_id, const char *user)
 {
-    struct user_node *spare = memuser_node_new(user);
+    struct memuser_node *spare = memuser_node_new(user);
     if (!spare) {
         st->err = "memory store: out of memory";
         return -1;
     }
     char over[OVER_MAX][SID_LEN];
     int n_over = 0;
-    struct op a, b;
-    struct entry *eo = NULL, *en;
+    struct memtable_op a, b;
+    struct memtable_entry *eo = NULL, *en;
     if (old_id) {
         memtable_begin_pair(&a, &b, st->table, old_id, new_id, &eo, &en);
     } else {
@@ -266,8 +264,8 @@ static int memory_login(struct store *st, const char *old_id, const char *new_id
 static int memory_logout(struct store *st, const char *id, bool all, long long *ended)
 {
     char user[USER_MAX + 1] = "";
-    struct op op;
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_op op;
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     if (e && all && e->user)
         snprintf(user, sizeof user, "%s", e->user->name);
     if (e)
@@ -282,7 +280,7 @@ static int memory_logout(struct store *st, const char *id, bool all, long long *
 }
 
 /* cart_apply on e's small-int cart. 1 done, 2 refused. */
-static int entry_cart_apply(struct entry *e, int item, int delta)
+static int entry_cart_apply(struct memtable_entry *e, int item, int delta)
 {
     int qty[CART_ITEMS];
     for (int i = 0; i < CART_ITEMS; i++)
@@ -295,8 +293,8 @@ static int entry_cart_apply(struct entry *e, int item, int delta)
 
 static int memory_cart(struct store *st, const char *id, int item, int delta, bool create)
 {
-    struct op op;
-    struct entry *e = memtable_begin(&op, st->table, id);
+    struct memtable_op op;
+    struct memtable_entry *e = memtable_begin(&op, st->table, id);
     bool fresh = !e && create;
     if (fresh)
         e = memtable_insert(&op, id);

@@ -1,4 +1,5 @@
 #include "redis_pipe.h"
+#include "atomic.h"
 
 #include "clock.h"
 
@@ -51,12 +52,12 @@ enum rpipe_breaker rpipe_breaker_state(struct rpipe *p)
 
 static void add(unsigned long long *p, unsigned long long v)
 {
-    __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+    atomic_add(p, v, RELAXED);
 }
 
 static unsigned long long get(const unsigned long long *p)
 {
-    return __atomic_load_n(p, __ATOMIC_RELAXED);
+    return atomic_get(p, RELAXED);
 }
 
 static void batch_booked(int n, long long rtt_ns)

@@ -12,9 +12,8 @@
  * them, in a batch with whatever the other workers sent at the same moment.
  */
 #include "store.h"
+#include "atomic.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +162,7 @@ static redisReply *rs_script_id(struct store *st, const char *name, const char *
 }
 
 /*
- * A page view: runs the script's touch or create (create sets is_new) for
+ * A page view: runs the script's touch or create for
  * id. Returns 1 with *out filled, 0 when the script answered absent (nil,
  * touch) or existing (0, create), -1 on failure.
  */
@@ -185,8 +184,6 @@ static int rs_view(struct store *st, bool create, const char *id, const char *in
     else if (r->type == REDIS_REPLY_INTEGER && r->integer != 0)
         rc = rs_fail(st, "redis: unexpected script reply %lld", r->integer);
     freeReplyObject(r);
-    if (rc == 1)
-        out->is_new = create;
     return rc;
 }
 
@@ -331,20 +328,12 @@ static void rs_global_fini(void)
 
 /*
  * Sets up the process's connections (not connected yet: each connects on
- * first use) and ignores SIGPIPE when it still has its default action:
- * hiredis 0.14 writes with write(2), and a server that went away must not
- * kill the process.
+ * first use, once the server runs). hiredis 0.14 writes with write(2): a
+ * Redis that went away raises SIGPIPE, which the server ignores for the
+ * whole process (server.c signals_restore, the one place that sets it).
  */
 static int rs_global_init(const struct config *cfg, char *err, size_t errlen)
 {
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        sa.sa_handler = SIG_IGN;
-        if (sigaction(SIGPIPE, &sa, NULL) != 0) {
-            snprintf(err, errlen, "cannot ignore SIGPIPE: %s", strerror(errno));
-            return -1;
-        }
-    }
     int n = cfg->redis_connections > 0 ? cfg->redis_connections : 1;
     shared.conns = calloc((size_t)n, sizeof *shared.conns);
     shared.pipes = calloc((size_t)n, sizeof *shared.pipes);
@@ -373,8 +362,7 @@ static struct store *rs_open(const struct config *cfg)
         free(st);
         return NULL;
     }
-    st->pipe =
-        &shared.pipes[__atomic_fetch_add(&shared.next, 1, __ATOMIC_RELAXED) % (unsigned)shared.n];
+    st->pipe = &shared.pipes[atomic_add(&shared.next, 1, RELAXED) % (unsigned)shared.n];
     snprintf(st->prefix, sizeof st->prefix, "%s", cfg->redis_prefix);
     snprintf(st->ttl, sizeof st->ttl, "%ld", cfg->ttl);
     snprintf(st->max_age, sizeof st->max_age, "%ld", cfg->max_age);

@@ -24,8 +24,8 @@ Test(mem_budget, a_session_costs_its_largest_value_plus_a_little)
 Test(mem_budget, a_session_counts_its_entry_value_and_user_node)
 {
     long long b = mem_budget_session_bytes();
-    long long parts = (long long)sizeof(struct entry) + (long long)sizeof(struct value) + VALUE_MAX +
-                      (long long)sizeof(struct user_node);
+    long long parts = (long long)sizeof(struct memtable_entry) + (long long)sizeof(struct memtable_value) + VALUE_MAX +
+                      (long long)sizeof(struct memuser_node);
     cr_assert_geq(b, parts, "%lld < %lld", b, parts);
 }
 
