@@ -9,6 +9,7 @@
  */
 #include "memtable.h"
 #include "atomic.h"
+#include "clock.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -20,18 +21,11 @@
 #define REAP_BATCH 16                   /* expired entries reclaimed per operation */
 #define TTL_MAX_S (100LL * 366 * 86400) /* longer ttls are clamped */
 
-static long long clock_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long (*g_now_ms)(void) = clock_monotonic_ms;
+static long long (*g_now_ms)(void) = clock_mono_ms;
 
 void memtable_set_clock(long long (*now_ms)(void))
 {
-    g_now_ms = now_ms ? now_ms : clock_monotonic_ms;
+    g_now_ms = now_ms ? now_ms : clock_mono_ms;
 }
 
 /* FNV-1a over the id. Ids reach the table only when the server made them
