@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BUCKETS_MAX (1u << 16)          /* per shard; chains grow past this */
 #define REAP_BATCH 16                   /* expired entries reclaimed per operation */
