@@ -155,8 +155,8 @@ lab_netns_setup() {
     ip -n "$node" link set clbr0 up
     _netns "$node" sysctl -qw net.ipv4.ip_forward=1
     # The probes open a connection per request, hundreds a second from one
-    # client address, and nginx closes first, so the client keeps no
-    # TIME_WAIT and its ephemeral ports come round again within about 20 s.
+    # client address, and reuse TIME_WAIT ports (tcp_tw_reuse below), so
+    # a client's ports come round again within seconds to minutes.
     # The node's conntrack keeps a closed connection's entry, NAT binding
     # included, for 120 s (TIME_WAIT): a SYN from a reused port re-opens it
     # and goes to the pod that answered the first time; after a rollout that
@@ -181,6 +181,15 @@ lab_netns_setup() {
         LAB_NETNS_CLIENTS+=("$LAB_NETNS_TAG-cl$i")
         _netns_add "$LAB_NETNS_TAG-cl$i"
         _netns_wire "$LAB_NETNS_TAG-cl$i" "vcl$i" clbr0 "${LAB_NETNS_CLIENT_IP[i-1]}/24" "$LAB_NETNS_CLIENT_GW"
+        # A probe closes its connection after each request (FORBID_REUSE),
+        # so each one leaves the client a TIME_WAIT of 60 s: a few hundred
+        # a second from one address filled the 28,000 ephemeral ports (CI:
+        # 21,000 TIME_WAITs per client, then "Failed to connect ... after
+        # 0 ms", no port to bind). Real clients are many machines; this one
+        # reuses a TIME_WAIT port for a new connection (timestamps keep it
+        # safe) and has the wider range.
+        _netns "$LAB_NETNS_TAG-cl$i" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
+            net.ipv4.ip_local_port_range="1024 65000"
     done
     # The Secret the user creates (kubectl create secret generic redis-auth
     # --from-literal=password=...): hex, as the docs suggest.
