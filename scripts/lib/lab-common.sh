@@ -63,6 +63,7 @@ lab_probes_start() {
     for (( s = 0; s < LAB_SOURCES; s++ )); do
         lab_call probe "$s" -n "$n" --clients "$LAB_CLIENTS_PER_SOURCE" \
             --set-value "$value" --login "lab-s$s" --cart "$LAB_CART" --json --trace \
+            ${LAB_PROBE_RATE:+--rate "$LAB_PROBE_RATE"} \
             >"$LAB_ROW_DIR/probe-$s.json" 2>"$LAB_ROW_DIR/probe-$s.err" &
         LAB_PROBE_PIDS+=("$!")
     done
@@ -373,12 +374,18 @@ lab_row() {
     # target whose replicas start slowly (pods) stretches rollouts and
     # scaling by LAB_SLOW_EVENTS_FACTOR.
     [[ $event == rollout ]] && n=$(( n * 3 ))
+    LAB_PROBE_RATE=""
     if [[ $event == rollout || $event == scale-* ]]; then
         n=$(( n * ${LAB_SLOW_EVENTS_FACTOR:-1} ))
         # A row of few users runs through its reads fastest: at least
         # LAB_SLOW_EVENTS_MIN_READS reads in all, so the run outlasts the event.
         local users=$(( LAB_SOURCES * LAB_CLIENTS_PER_SOURCE )) least=${LAB_SLOW_EVENTS_MIN_READS:-0}
         (( n * users < least )) && n=$(( (least + users - 1) / users ))
+        # A read count alone lasts as long as the machine is slow: a target
+        # whose events take seconds paces every user (probe --rate) so the
+        # run lasts LAB_EVENT_MIN_SECONDS however fast the answers come.
+        local secs=${LAB_EVENT_MIN_SECONDS:-0}
+        (( secs > 0 )) && LAB_PROBE_RATE=$(( (n + secs - 1) / secs ))
     fi
     LAB_ROW_N=$n
     lab_say "step $step: $setup${event:+, $event mid-run}"

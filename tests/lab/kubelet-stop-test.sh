@@ -54,6 +54,10 @@ LAB_PROBE=$root/build/tools/sessionlab-probe
 LAB_PROBE_CMD=(nice -n 10 "$LAB_PROBE")
 LAB_CLIENTS_PER_SOURCE=${KUBELET_CLIENTS:-4}
 KUBELET_N=${KUBELET_N:-4000}
+# Paced (probe --rate) so a run lasts 45 s however fast the machine: the
+# probes must still run when a rollout's last old pod is gone (about 30 s
+# from the first deletion; an unpaced run once ended at 29 s).
+LAB_PROBE_RATE=$(( (KUBELET_N + 44) / 45 ))
 KUBELET_SLOW=${KUBELET_SLOW:-24}
 KUBELET_SLOW_SECONDS=${KUBELET_SLOW_SECONDS:-8}
 KUBELET_OLD_REF=${KUBELET_OLD_REF:-335ef3b}

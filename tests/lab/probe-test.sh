@@ -40,6 +40,7 @@ expect "usage: bad --login name" 2 "$(run http://127.0.0.1:1/ --login 'a b')"
 expect "usage: --login NAME-k over 32 bytes" 2 "$(run http://127.0.0.1:1/ --login "$(printf 'u%.0s' {1..29})" --clients 100)"
 expect "usage: --cart 0" 2 "$(run http://127.0.0.1:1/ --cart 0)"
 expect "usage: --cart over 495" 2 "$(run http://127.0.0.1:1/ --cart 496)"
+expect "usage: --rate 0" 2 "$(run http://127.0.0.1:1/ --rate 0)"
 expect "unreachable" 2 "$(run "http://127.0.0.1:$port/" -n 2)"
 grep -q "got no HTTP answer" "$out.err" && ok "unreachable message" || fail "unreachable message"
 
@@ -69,6 +70,12 @@ expect "trace" 0 "$(run "$STACK_URL" -n 5 --clients 2 --json --trace)"
 expect "trace: one point per answer, counts 1..5" '[1,2,3,4,5]' "$(jq -c '.per_client[1].trace | map(.[1])' "$out")"
 expect "trace: request numbers, host index 0, wall-clock ms" true \
     "$(jq --argjson now "$(date +%s%3N)" '([.per_client[].trace[] | .[2] == 0 and (.[3] - $now | fabs) < 60000] | all) and (.per_client[0].trace | map(.[0]) == [1,2,3,4,5])' "$out")"
+# --rate paces each user: 21 reads at 20 a second cannot take less than 1 s
+# (a lower bound: a slow machine only makes it longer).
+t0=$(date +%s%N)
+expect "rate: 2 users x 21 reads at --rate 20" 0 "$(run "$STACK_URL" -n 21 --clients 2 --rate 20)"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+(( ms >= 1000 )) && ok "rate: paced ($ms ms for 21 reads at 20/s)" || fail "rate: not paced ($ms ms for 21 reads at 20/s)"
 expect "text report" 0 "$(run "$STACK_URL" -n 3)"
 grep -q "1 of 1 session continuous" "$out" && ok "text total line" || fail "text total line"
 grep -q "first tries: 0 5xx, 0 unanswered" "$out" && ok "text: first tries" || fail "text: first tries"

@@ -327,6 +327,22 @@ static void observe(struct run *u, long n, const char *id, const char *host, lon
     judge_state(u, obj);
 }
 
+/* With --rate: waits until read n (1-based) is due, (n - 1) / rate seconds
+ * after t0_ns (CLOCK_MONOTONIC), so a slow answer is caught up, not added. */
+static void pace(const struct probe_opts *o, long long t0_ns, long n)
+{
+    if (o->rate <= 0)
+        return;
+    long long due = t0_ns + (long long)((double)(n - 1) * 1e9 / (double)o->rate);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long left = due - ((long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    struct timespec ts = {.tv_sec = (time_t)(left / 1000000000LL),
+                          .tv_nsec = (long)(left % 1000000000LL)};
+    while (left > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 /* One GET /api/session. */
 static void read_session(struct run *u, long n)
 {
@@ -472,7 +488,11 @@ int client_run(const struct probe_opts *o, int index, struct client_result *r)
         log_in(&u);
     if (o->cart > 0)
         fill_cart(&u);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long t0_ns = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
     for (long n = 1; n <= o->requests; n++) {
+        pace(o, t0_ns, n);
         read_session(&u, n);
         if (n == 1 && o->set_value)
             set_value(&u);

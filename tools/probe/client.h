@@ -36,6 +36,7 @@ struct probe_opts {
     bool insecure;         /* skip TLS verification */
     bool json;             /* machine-readable report */
     bool trace;            /* keep every answer (for charts): JSON "trace" */
+    long rate;             /* reads per second per user at most (0: as fast as answered) */
 };
 
 /* A value, a log-in or a cart: not asked for, kept on every read, or lost

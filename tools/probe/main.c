@@ -30,7 +30,7 @@ enum { EXIT_CONTINUOUS = 0, EXIT_BROKEN = 1, EXIT_USAGE = 2 };
 static const char usage_text[] =
     "usage: sessionlab-probe URL [-n N] [--clients C] [--set-value V] [--login NAME]\n"
     "                        [--cart N] [--interface ADDR] [--resolve HOST:PORT:ADDR]\n"
-    "                        [--insecure] [--json] [--trace]\n"
+    "                        [--rate R] [--insecure] [--json] [--trace]\n"
     "Plays C users (default 1), each with its own cookie jar, reading URL/api/session\n"
     "N times (default 10), and reports per user and in total: requests, hostnames seen,\n"
     "session id changes, whether the access count ran 1..N, whether a set value\n"
@@ -46,6 +46,9 @@ static const char usage_text[] =
     "  --cart N               before its reads (after --login), each user adds N items\n"
     "                         (POST /cart action=add, cycling apple, bread, milk, eggs,\n"
     "                         cheese; 1..495); every read must show exactly that cart\n"
+    "  --rate R               each user starts at most R reads a second (1..100000):\n"
+    "                         a run of N reads lasts at least N/R s however fast the\n"
+    "                         machine, so it can outlast a rollout (default: no pause)\n"
     "  --interface ADDR       source address or interface for every connection\n"
     "  --resolve H:P:ADDR     connect to ADDR for host H port P (like curl --resolve)\n"
     "  --insecure             do not verify the TLS certificate\n"
@@ -119,7 +122,8 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         OPT_RESOLVE,
         OPT_INSECURE,
         OPT_JSON,
-        OPT_TRACE
+        OPT_TRACE,
+        OPT_RATE
     };
     static const struct option longs[] = {
         {"clients", required_argument, NULL, OPT_CLIENTS},
@@ -131,6 +135,7 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"json", no_argument, NULL, OPT_JSON},
         {"trace", no_argument, NULL, OPT_TRACE},
+        {"rate", required_argument, NULL, OPT_RATE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -185,6 +190,11 @@ static int parse_args(int argc, char **argv, struct probe_opts *o)
             break;
         case OPT_TRACE:
             o->trace = true;
+            break;
+        case OPT_RATE:
+            o->rate = parse_count(optarg, 1, 100000);
+            if (o->rate < 0)
+                return usage_error("--rate must be a number from 1 to 100000, not '%s'", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
