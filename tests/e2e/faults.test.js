@@ -171,7 +171,12 @@ describe('redis restarted with AOF', () => {
   let dir;
   before(async () => {
     dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sl-aof-'));
-    r = await rig('fault-redis-aof', { redisDir: dir, redisArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    // appendfsync always: every write waits for its fsync, which on a busy
+    // CI disk can pass the app's 200 ms default (the ASan run once got a 503
+    // for the first view after the SIGKILL restart). This suite is about what
+    // survives the restart, so the app waits longer.
+    r = await rig('fault-redis-aof', { redisDir: dir, redisArgs: ['--appendonly', 'yes', '--appendfsync', 'always'],
+      appEnv: { SESSIONLAB_REDIS_TIMEOUT_MS: '2000' } });
   });
   after(async () => { if (r) await r.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
 
