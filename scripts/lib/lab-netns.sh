@@ -42,7 +42,7 @@
 # container gets its image's STOPSIGNAL after its own hook, sidecars are
 # stopped after every regular container exited, in reverse order, and
 # whatever is left gets SIGKILL when terminationGracePeriodSeconds is up.
-# Every address is in 198.18.0.0/16 (DESIGN.md, "Test networks"); nothing is
+# Every address is in 198.18.0.0/16 (docs/architecture.md, "Test networks"); nothing is
 # created in the caller's namespace, so deleting the namespaces removes every
 # veth, bridge, route and rule (and /etc/netns/<name>/hosts goes with them).
 # Processes run inside the namespaces and are stopped by pid (ip netns pids)

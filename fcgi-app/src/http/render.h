@@ -12,7 +12,7 @@ void render_date(long long unix_seconds, char out[20]);
  * name of this replica. Every session field is escaped. */
 void render_page(struct buf *b, const struct session *s, const char *instance, const char *store);
 
-/* The /api/session JSON object (DESIGN.md), newline-terminated. */
+/* The /api/session JSON object (docs/architecture.md), newline-terminated. */
 void render_json(struct buf *b, const struct session *s, const char *instance, const char *store);
 
 /* A small HTML page for errors and notices: title and one sentence. */
