@@ -109,10 +109,9 @@ static struct memuser_node *node_find(struct memuser_index *ix, const char *name
     return u;
 }
 
-/* Unlinks e from its node; frees the node when e was its last session. */
-static void node_drop(struct memuser_index *ix, struct memtable_entry *e)
+/* Takes e out of its node's list (the count and e->user untouched). */
+static void node_unlink(struct memuser_node *u, struct memtable_entry *e)
 {
-    struct memuser_node *u = e->user;
     if (e->uprev)
         e->uprev->unext = e->unext;
     else
@@ -122,6 +121,25 @@ static void node_drop(struct memuser_index *ix, struct memtable_entry *e)
     else
         u->tail = e->uprev;
     e->uprev = e->unext = NULL;
+}
+
+/* Puts e at the tail (newest) of u's list. */
+static void node_link_tail(struct memuser_node *u, struct memtable_entry *e)
+{
+    e->unext = NULL;
+    e->uprev = u->tail;
+    if (u->tail)
+        u->tail->unext = e;
+    else
+        u->head = e;
+    u->tail = e;
+}
+
+/* Unlinks e from its node; frees the node when e was its last session. */
+static void node_drop(struct memuser_index *ix, struct memtable_entry *e)
+{
+    struct memuser_node *u = e->user;
+    node_unlink(u, e);
     e->user = NULL;
     if (--u->n > 0)
         return;
@@ -135,13 +153,7 @@ static void node_drop(struct memuser_index *ix, struct memtable_entry *e)
 static void node_append(struct memuser_node *u, struct memtable_entry *e)
 {
     e->user = u;
-    e->unext = NULL;
-    e->uprev = u->tail;
-    if (u->tail)
-        u->tail->unext = e;
-    else
-        u->head = e;
-    u->tail = e;
+    node_link_tail(u, e);
     u->n++;
 }
 
@@ -166,11 +178,11 @@ void memuser_login(struct memuser_index *ix, struct memtable_entry *e, const cha
     pthread_mutex_lock(&ix->lock);
     struct memuser_node *u = e->user;
     if (u && strcmp(u->name, name) == 0) {
-        /* A re-login as the same user: to the tail (newest). Not being the
-         * tail, e has a later sibling, so the node outlives the drop. */
+        /* A re-login as the same user: to the tail (newest), in the same
+         * node (never freed here). */
         if (u->tail != e) {
-            node_drop(ix, e);
-            node_append(u, e);
+            node_unlink(u, e);
+            node_link_tail(u, e);
         }
     } else {
         if (u)
