@@ -464,6 +464,10 @@ describe('redis cluster store, 3 app replicas', () => {
     t.diagnostic(`503s: ${e503.length} of ${res.sent}, answered ${span ? `${span[0]} to ${span[1]} ms` : 'never'} after the kill `
       + `(window: 0 to ${end - tKill} ms = ok + ${REFRESH_SLACK_MS} ms slack); statuses ${JSON.stringify([...res.statuses])}, `
       + `errors ${res.errors.length}; refreshes +${counters1.refreshes - counters0.refreshes}, moved +${counters1.moved - counters0.moved}`);
+    const spanOf = (rs) => (rs.length ? `${Math.min(...rs.map((r) => r.t1)) - tKill} to ${Math.max(...rs.map((r) => r.t1)) - tKill} ms` : '-');
+    const stray = e503.filter((r) => !sess[r.c].hit);
+    t.diagnostic(`503s for the killed primary's sessions: ${e503.length - stray.length} (${spanOf(e503.filter((r) => sess[r.c].hit))}); `
+      + `for sessions on the other primaries: ${stray.length} (${spanOf(stray)}, sessions ${[...new Set(stray.map((r) => r.c))].join(',') || '-'})`);
     t.diagnostic(describeLog(log));
 
     assert.deepEqual(res.errors, [], 'every request answered');

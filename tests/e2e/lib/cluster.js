@@ -87,11 +87,15 @@ const ownsSlot = (n, slot) => n.slots.some(([lo, hi]) => slot >= lo && slot <= h
  * 16384 slots are covered by 3 primaries, each with a replica whose link is
  * up. opts: logDir, nodes (6), replicas per primary (1), nodeTimeoutMs
  * (cluster-node-timeout, 1000), password (requirepass + masterauth on every
- * node), name prefix ('redis').
+ * node), name prefix ('redis'), fullCoverage (cluster-require-full-coverage,
+ * false: with Redis's default, yes, every node answers CLUSTERDOWN from the
+ * moment a primary is marked failed until its replica takes over, so a
+ * primary's death stops the sessions of all three, not just its own).
  * Returns the cluster object (see the methods below).
  */
-async function startCluster({ logDir, nodes = 6, replicas = 1, nodeTimeoutMs = 1000, password, name = 'redis' } = {}) {
-  const c = new Cluster({ logDir, password, nodeTimeoutMs });
+async function startCluster({ logDir, nodes = 6, replicas = 1, nodeTimeoutMs = 1000, password, name = 'redis',
+  fullCoverage = false } = {}) {
+  const c = new Cluster({ logDir, password, nodeTimeoutMs, fullCoverage });
   try {
     for (let i = 1; i <= nodes; i++) await c.startNode(`${name}-${i}`);
     await cli(['--cluster', 'create', ...c.nodes.map((n) => `127.0.0.1:${n.port}`),
@@ -105,8 +109,9 @@ async function startCluster({ logDir, nodes = 6, replicas = 1, nodeTimeoutMs = 1
 }
 
 class Cluster {
-  constructor({ logDir, password, nodeTimeoutMs }) {
+  constructor({ logDir, password, nodeTimeoutMs, fullCoverage = false }) {
     this.logDir = logDir;
+    this.fullCoverage = fullCoverage;
     this.password = password;
     this.nodeTimeoutMs = nodeTimeoutMs;
     this.nodes = []; // Procs with .port, .busPort, .dir, .id (after create)
@@ -120,7 +125,8 @@ class Cluster {
     const p = new Proc(name, 'redis-server', [
       '--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes',
       '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', String(this.nodeTimeoutMs), '--save', '', '--appendonly', 'no',
+      '--cluster-node-timeout', String(this.nodeTimeoutMs),
+      '--cluster-require-full-coverage', this.fullCoverage ? 'yes' : 'no', '--save', '', '--appendonly', 'no',
       '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes', ...auth,
     ], { logDir: this.logDir });
     p.port = port;
