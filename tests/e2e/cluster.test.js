@@ -466,6 +466,9 @@ describe('redis cluster store, 3 app replicas', () => {
       + `errors ${res.errors.length}; refreshes +${counters1.refreshes - counters0.refreshes}, moved +${counters1.moved - counters0.moved}`);
     const spanOf = (rs) => (rs.length ? `${Math.min(...rs.map((r) => r.t1)) - tKill} to ${Math.max(...rs.map((r) => r.t1)) - tKill} ms` : '-');
     const stray = e503.filter((r) => !sess[r.c].hit);
+    const last503 = e503.length ? Math.max(...e503.map((r) => r.t1)) : null;
+    t.diagnostic(`last 503 ${last503 === null ? '-' : `${last503 - prom.roleAt} ms after the replica said role:master, `
+      + `${last503 - prom.at} ms after cluster_state:ok everywhere`}`);
     t.diagnostic(`503s for the killed primary's sessions: ${e503.length - stray.length} (${spanOf(e503.filter((r) => sess[r.c].hit))}); `
       + `for sessions on the other primaries: ${stray.length} (${spanOf(stray)}, sessions ${[...new Set(stray.map((r) => r.c))].join(',') || '-'})`);
     t.diagnostic(describeLog(log));
