@@ -301,13 +301,19 @@ describe('redis cluster store, 3 app replicas', () => {
   test('live resharding under load: slots with live sessions move (ASK, MOVED); 0 lost, 0 5xx on a first try', async (t) => {
     await cluster.waitHealthy();
     const prims = await cluster.primaries();
-    const made = await spreadSessions(prims, 4);
-    const sess = made.map((x) => ({ ...x, ok: 1, value: null, sent: 0 }));
-    for (const x of sess) {
+    const made = await spreadSessions(prims, 5);
+    for (const x of made) {
       const r = await post(s, '/setSession', form({ value: 'start' }), { cookie: x.cookie });
       assert.equal(r.status, 303);
-      x.value = 'start';
     }
+    // x0 (in the load) and L, T (kept out of it, for logins) live on
+    // prims[0], each in a slot of its own: their slots are migrated by hand.
+    const onA = made.filter((x) => x.owner.id === prims[0].id);
+    const x0id = onA[0].id;
+    const [L, T] = onA.slice(1).filter((x, i, a) => slotOf(x.id) !== slotOf(x0id)
+      && a.findIndex((y) => slotOf(y.id) === slotOf(x.id)) === i).slice(0, 2);
+    assert.ok(L && T && slotOf(L.id) !== slotOf(T.id), 'three sessions in three slots of one primary');
+    const sess = made.filter((x) => x !== L && x !== T).map((x) => ({ ...x, ok: 1, value: 'start', sent: 0 }));
     const before = await clusterCounters(s);
     const logFile = path.join(logDir, 'nginx.log');
     const off = logOffset(logFile);
@@ -346,29 +352,60 @@ describe('redis cluster store, 3 app replicas', () => {
 
     // 1. By hand: the slot of a live session on prims[0] to prims[1], its key
     //    moved first and the slot held in migration for 1.5 s (ASK), then
-    //    given to prims[1] (MOVED for whoever still asks prims[0]).
-    const x0 = sess.find((x) => x.owner.id === prims[0].id);
-    const slot = slotOf(x0.id);
-    const m = await cluster.beginMigration(slot, prims[0], prims[1]);
-    const movedKeys = await m.moveKeys();
-    await sleep(1500);
-    await m.finish();
-    const tHand = Date.now();
+    //    given to prims[1] (MOVED for whoever still asks prims[0]). The slots
+    //    of L (its key moved: ASK, then TRYAGAIN from the importing side) and
+    //    T (its key not moved: TRYAGAIN) are held in migration likewise while
+    //    each logs in straight to app-1 (FastCGI, outside the access log): a
+    //    login's RENAME names two keys, which Redis refuses with TRYAGAIN in
+    //    a slot that is being migrated.
     // 2. redis-cli --cluster reshard from prims[2] to prims[0]: as many of
     //    prims[2]'s slots, lowest first (redis-cli's order), as reach the
     //    lowest slot holding a live session there, and that one too.
-    const v = (await cluster.view()).find((n) => n.id === prims[2].id);
-    const owned = v.slots.flatMap(([lo, hi]) => Array.from({ length: hi - lo + 1 }, (_, k) => lo + k));
-    const target = Math.min(...sess.filter((x) => x.owner.id === prims[2].id).map((x) => owned.indexOf(slotOf(x.id))));
-    const count = target + 1;
-    const moving = sess.filter((x) => x.owner.id === prims[2].id && owned.indexOf(slotOf(x.id)) <= target);
-    await cluster.reshard(prims[2].id, prims[0].id, count);
-    const tCli = Date.now();
-    await sleep(700);
-    stop = true;
-    const [res, fr] = await Promise.all([load, fresh]);
+    const x0 = sess.find((x) => x.id === x0id);
+    const slot = slotOf(x0.id);
+    const migrations = [];
+    const logins = {}; // L, T -> {r, ms}
+    let movedKeys = 0;
+    let count = 0;
+    let moving = [];
+    let tHand = 0;
+    let tCli = 0;
+    let res;
+    let fr;
+    const loginNow = async (x, user) => {
+      const t0 = Date.now();
+      const r = await direct(s.apps[0], { method: 'POST', uri: '/login', contentType: FORM, body: form({ user }), cookie: x.cookie });
+      return { r, ms: Date.now() - t0, id: (r.cookies.find((c) => c.name === 'SESSION') || {}).value };
+    };
+    try {
+      const m = await cluster.beginMigration(slot, prims[0], prims[1]);
+      migrations.push(m);
+      movedKeys = await m.moveKeys();
+      const mL = await cluster.beginMigration(slotOf(L.id), prims[0], prims[1]);
+      migrations.push(mL);
+      await mL.moveKeys();
+      migrations.push(await cluster.beginMigration(slotOf(T.id), prims[0], prims[1]));
+      await sleep(300);
+      logins.L = await loginNow(L, 'lena');
+      logins.T = await loginNow(T, 'tess');
+      await sleep(1200);
+      for (const mm of migrations.splice(0)) await mm.finish();
+      tHand = Date.now();
+      const v = (await cluster.view()).find((n) => n.id === prims[2].id);
+      const owned = v.slots.flatMap(([lo, hi]) => Array.from({ length: hi - lo + 1 }, (_, k) => lo + k));
+      const target = Math.min(...sess.filter((x) => x.owner.id === prims[2].id).map((x) => owned.indexOf(slotOf(x.id))));
+      count = target + 1;
+      moving = sess.filter((x) => x.owner.id === prims[2].id && owned.indexOf(slotOf(x.id)) <= target);
+      await cluster.reshard(prims[2].id, prims[0].id, count);
+      tCli = Date.now();
+      await sleep(700);
+    } finally {
+      stop = true;
+      [res, fr] = await Promise.all([load, fresh]);
+      for (const mm of migrations) await mm.finish().catch(() => {});
+    }
     await sleep(200); // the last access-log lines
-    await cluster.waitHealthy();
+    await cluster.waitHealthy({ ms: 15000 });
 
     const after = await clusterCounters(s);
     const log = firstTries(logFile, off);
@@ -404,6 +441,56 @@ describe('redis cluster store, 3 app replicas', () => {
       assert.equal(j.session_id, id, 'a session made during the moves is kept');
       assert.equal(j.access_count, 2);
     }
+    // The logins in migrating slots: either the app waited the TRYAGAIN out
+    // (303, id rotated) or it answered 503 + Retry-After with nothing
+    // changed; never half a login. Once the slots have moved, the same
+    // login works.
+    const zrange = async (user) => {
+      const n = nowPrims.find((p) => ownsSlot(p, hashSlot(userKey(PREFIX, user))));
+      return (await cluster.cli(n.proc, 'ZRANGE', userKey(PREFIX, user), 0, -1)).split('\n').filter(Boolean);
+    };
+    /** Every member of user's index but `live` has no session key (nothing live is left out of log out everywhere, nothing dangling is live). */
+    const assertOnlyDangling = async (user, live) => {
+      for (const id of await zrange(user)) {
+        if (live.includes(id)) continue;
+        const n = nowPrims.find((p) => ownsSlot(p, slotOf(id)));
+        assert.equal(await cluster.cli(n.proc, 'EXISTS', keyOf(id)), '0', `${user}'s index names ${id}, a live session nobody was given`);
+      }
+    };
+    t.diagnostic(`logins in slots under migration (straight to app-1): ${[['L', 'key moved: ASK, then TRYAGAIN'], ['T', 'key not moved: TRYAGAIN']]
+      .map(([k, what]) => `${k} (${what}) ${logins[k].r.status}${logins[k].r.status === 503 ? ` Retry-After ${logins[k].r.headers['retry-after']}` : ''} in ${logins[k].ms} ms`).join('; ')}`);
+    for (const [x, user] of [[L, 'lena'], [T, 'tess']]) {
+      const { r, id } = logins[x === L ? 'L' : 'T'];
+      assert.ok(r.status === 303 || r.status === 503, `login of ${user} in a migrating slot: ${r.status}`);
+      if (r.status === 303) {
+        assert.ok(id && id !== x.id && slotOf(id) === slotOf(x.id), `a new id in the same slot: ${id}`);
+        for (const app of s.apps) {
+          const j = await directView(app, id);
+          assert.equal(j.session_id, id, `${user}'s new id works on ${app.name}`);
+          assert.equal(j.user, user);
+          assert.equal(j.value, 'start');
+        }
+        for (const app of s.apps) assertFresh(await directView(app, x.id), x.id, `${user}'s old id on ${app.name}`);
+        assert.ok((await zrange(user)).includes(id), `${user}'s index holds the new id`);
+        await assertOnlyDangling(user, [id]);
+      } else {
+        assert.equal(r.headers['retry-after'], '1', 'the 503 carries Retry-After: 1');
+        for (const app of s.apps) {
+          const j = await directView(app, x.id);
+          assert.equal(j.session_id, x.id, `${user}'s old id still works on ${app.name} after a refused login`);
+          assert.equal(j.user, null, 'not logged in');
+          assert.equal(j.value, 'start');
+        }
+        // The index may name an id that never came to exist (written before
+        // the rename, the safe order: never a live session missing from it).
+        await assertOnlyDangling(user, []);
+        const again = await loginNow(x, user);
+        assert.equal(again.r.status, 303, `${user}'s login once the slot has moved: ${again.r.status}`);
+        assert.equal((await view(s, { cookie: cookieOf(again.id) })).user, user);
+        assert.ok((await zrange(user)).includes(again.id), `${user}'s index holds the id of the login that worked`);
+      }
+    }
+
     assert.ok(d.ask > 0, `sessionlab_redis_cluster_ask_total rose (+${d.ask})`);
     assert.ok(d.moved > 0, `sessionlab_redis_cluster_moved_total rose (+${d.moved})`);
     assert.ok(d.refreshes > 0, `sessionlab_redis_cluster_refreshes_total rose (+${d.refreshes})`);
