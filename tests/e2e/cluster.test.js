@@ -70,6 +70,138 @@ async function clusterCounters(s) {
 const keyOf = (id) => redisKey(PREFIX, id);
 const slotOf = (id) => hashSlot(keyOf(id));
 
+/** The primary (view entry) that owns the slot of session id, from a slot map `prims`. */
+const ownerIn = (prims, id) => prims.find((p) => ownsSlot(p, slotOf(id)));
+
+/**
+ * New sessions through the stack's nginx until each primary holds at least
+ * `each` (at most `max` made); returns [{id, cookie, owner}] of all made.
+ */
+async function spreadSessions(s, prims, each, max = 200) {
+  const out = [];
+  const per = new Map(prims.map((p) => [p.id, 0]));
+  while ([...per.values()].some((n) => n < each)) {
+    assert.ok(out.length < max, `${max} sessions did not put ${each} on every primary: ${JSON.stringify([...per])}`);
+    const r = await apiView(s.port, '');
+    assert.equal(r.status, 200, r.body);
+    const owner = ownerIn(prims, r.json.session_id);
+    per.set(owner.id, per.get(owner.id) + 1);
+    out.push({ id: r.json.session_id, cookie: cookieOf(r.json.session_id), owner });
+  }
+  return out;
+}
+
+/**
+ * A primary SIGKILLed under load (one client per session, views through
+ * nginx) on `cluster` behind stack `s`; asserts, then reports via t.diagnostic:
+ * only 200 and 503; every 503 with Retry-After: 1, answered after the kill
+ * and for a request sent before the promotion + REFRESH_SLACK_MS (for the
+ * killed primary's sessions only when `partial`: the cluster runs with
+ * cluster-require-full-coverage no); every request after that window 200;
+ * every session kept with at least the count acknowledged more than
+ * REPLICATION_GRACE_MS before the kill (exactly its count on the other
+ * primaries: a CLUSTERDOWN refusal runs nothing); no app restarted; the slot
+ * map reloaded.
+ */
+async function failoverUnderLoad(t, { cluster, s, logDir, partial }) {
+  await cluster.waitHealthy();
+  await cluster.noteReplicas();
+  const prims = await cluster.primaries();
+  const victim = prims[0];
+  const made = await spreadSessions(s, prims, 3);
+  const sess = made.map((x) => ({ ...x, hit: x.owner.id === victim.id, ok: 0, acked: [] }));
+  for (const x of sess) {
+    for (let k = 0; k < 2; k++) {
+      const r = await apiView(s.port, x.cookie);
+      assert.equal(r.status, 200);
+      x.acked.push([Date.now(), r.json.access_count]);
+    }
+  }
+  await sleep(REPLICATION_GRACE_MS + 200);
+  const counters0 = await clusterCounters(s);
+  const pids = s.apps.map((a) => a.pid);
+  const logFile = path.join(logDir, 'nginx.log');
+  const off = logOffset(logFile);
+  const rec = []; // {c, t0, t1, status, retryAfter}
+  let stop = false;
+  const load = runLoad({
+    clients: sess.length, until: () => stop, pauseMs: 10,
+    step: async (c, i, agent) => {
+      const t0 = Date.now();
+      const r = await apiView(s.port, sess[c].cookie, { agent, timeout: 20000 });
+      const t1 = Date.now();
+      rec.push({ c, t0, t1, status: r.status, retryAfter: r.headers['retry-after'] });
+      if (r.status === 200) { sess[c].ok++; sess[c].acked.push([t1, r.json.access_count]); }
+      return r;
+    },
+  });
+  await sleep(800);
+  const tKill = await cluster.killPrimary(victim);
+  let prom;
+  try {
+    prom = await cluster.waitForPromotion(victim, { ms: 20000 });
+  } finally {
+    if (!prom) stop = true;
+  }
+  await sleep(REFRESH_SLACK_MS + 1500); // serving again on the new primary
+  stop = true;
+  const res = await load;
+  await sleep(200);
+
+  const end = prom.at + REFRESH_SLACK_MS;
+  const e503 = rec.filter((r) => r.status === 503);
+  const span = e503.length ? [Math.min(...e503.map((r) => r.t1)) - tKill, Math.max(...e503.map((r) => r.t1)) - tKill] : null;
+  const log = firstTries(logFile, off);
+  const counters1 = await clusterCounters(s);
+  t.diagnostic(`failover: ${sess.filter((x) => x.hit).length} of ${sess.length} sessions on the killed primary ${victim.port}; `
+    + `kill -> replica ${prom.promoted.port} role:master ${prom.roleAt - tKill} ms, -> cluster_state:ok everywhere ${prom.at - tKill} ms`);
+  t.diagnostic(`503s: ${e503.length} of ${res.sent}, answered ${span ? `${span[0]} to ${span[1]} ms` : 'never'} after the kill `
+    + `(window: 0 to ${end - tKill} ms = ok + ${REFRESH_SLACK_MS} ms slack); statuses ${JSON.stringify([...res.statuses])}, `
+    + `errors ${res.errors.length}; refreshes +${counters1.refreshes - counters0.refreshes}, moved +${counters1.moved - counters0.moved}`);
+  const spanOf = (rs) => (rs.length ? `${Math.min(...rs.map((r) => r.t1)) - tKill} to ${Math.max(...rs.map((r) => r.t1)) - tKill} ms` : '-');
+  const stray = e503.filter((r) => !sess[r.c].hit);
+  const last503 = e503.length ? Math.max(...e503.map((r) => r.t1)) : null;
+  t.diagnostic(`last 503 ${last503 === null ? '-' : `${last503 - prom.roleAt} ms after the replica said role:master, `
+    + `${last503 - prom.at} ms after cluster_state:ok everywhere`}`);
+  t.diagnostic(`503s for the killed primary's sessions: ${e503.length - stray.length} (${spanOf(e503.filter((r) => sess[r.c].hit))}); `
+    + `for sessions on the other primaries: ${stray.length} (${spanOf(stray)}, sessions ${[...new Set(stray.map((r) => r.c))].join(',') || '-'})`);
+  t.diagnostic(describeLog(log));
+
+  assert.deepEqual(res.errors, [], 'every request answered');
+  for (const st of res.statuses.keys()) assert.ok(st === 200 || st === 503, `200 or 503 only, got ${st}`);
+  assert.ok(e503.some((r) => sess[r.c].hit), 'the killed primary\'s sessions got 503s (the outage is not hidden)');
+  for (const r of e503) {
+    if (partial) assert.ok(sess[r.c].hit, `a 503 for session ${r.c}, which the killed primary did not hold`);
+    assert.ok(r.t1 >= tKill, `a 503 before the kill (${r.t1 - tKill} ms)`);
+    assert.ok(r.t0 <= end, `a 503 for a request sent ${r.t0 - tKill} ms after the kill, past the window (${end - tKill} ms)`);
+    assert.equal(r.retryAfter, '1', 'the 503 carries Retry-After: 1');
+  }
+  for (const [c, x] of sess.entries()) {
+    if (x.hit) {
+      assert.ok(rec.some((r) => r.c === c && r.status === 200 && r.t0 > end), `session ${c}: served again after the window`);
+    }
+  }
+  const late = rec.filter((r) => r.t0 > end && r.status !== 200);
+  assert.deepEqual(late, [], 'every request sent after the window answered 200');
+  assert.equal(log.final5xx, e503.length, 'nginx answered no 5xx but those 503s');
+  for (const st of Object.keys(log.final)) assert.ok(['200', '503'].includes(st), `nginx logged status ${st}`);
+  assert.equal(log.retried, 0, 'nginx retried nothing: every status is a first try');
+
+  for (const [c, x] of sess.entries()) {
+    const j = (await apiView(s.port, x.cookie)).json;
+    assert.equal(j.new, false, `session ${c}${x.hit ? ' (on the killed primary)' : ''} survived`);
+    assert.equal(j.session_id, x.id);
+    const safe = Math.max(...x.acked.filter(([t1]) => t1 < tKill - REPLICATION_GRACE_MS).map(([, n]) => n));
+    assert.ok(j.access_count > safe, `session ${c}: count ${j.access_count} > ${safe}, acknowledged > 1 s before the kill`);
+    if (!x.hit) assert.equal(j.access_count, x.acked[x.acked.length - 1][1] + 1, `session ${c} (unaffected primary): 0 lost`);
+  }
+  assert.deepEqual(s.apps.map((a) => a.pid), pids, 'no app restarted');
+  assert.ok(s.apps.every((a) => a.alive));
+  assert.equal(await storeUp(s.port), true, 'sessionlab_store_up 1 after the failover');
+  assert.ok(counters1.refreshes > counters0.refreshes, 'the slot map was reloaded');
+}
+
+
 describe('redis cluster store, 3 app replicas', () => {
   let cluster;
   let s;
@@ -87,27 +219,6 @@ describe('redis cluster store, 3 app replicas', () => {
     if (s) await s.stop();
     if (cluster) await cluster.stop();
   });
-
-  /** The primary (view entry) that owns the slot of session id, from a slot map `prims`. */
-  const ownerIn = (prims, id) => prims.find((p) => ownsSlot(p, slotOf(id)));
-
-  /**
-   * New sessions through nginx until each primary holds at least `each`
-   * (at most `max` made); returns [{id, cookie, owner}] of all made.
-   */
-  async function spreadSessions(prims, each, max = 200) {
-    const out = [];
-    const per = new Map(prims.map((p) => [p.id, 0]));
-    while ([...per.values()].some((n) => n < each)) {
-      assert.ok(out.length < max, `${max} sessions did not put ${each} on every primary: ${JSON.stringify([...per])}`);
-      const r = await apiView(s.port, '');
-      assert.equal(r.status, 200, r.body);
-      const owner = ownerIn(prims, r.json.session_id);
-      per.set(owner.id, per.get(owner.id) + 1);
-      out.push({ id: r.json.session_id, cookie: cookieOf(r.json.session_id), owner });
-    }
-    return out;
-  }
 
   describe('routes', () => {
     test('sessions spread over the 3 primaries, each key on the owner of its {tag} slot', async (t) => {
@@ -277,7 +388,7 @@ describe('redis cluster store, 3 app replicas', () => {
 
   test('concurrency: 48 clients on 6 sessions (2 per primary) over 3 replicas, 0 lost increments', async (t) => {
     const prims = await cluster.primaries();
-    const made = await spreadSessions(prims, 2);
+    const made = await spreadSessions(s, prims, 2);
     const picked = prims.flatMap((p) => made.filter((x) => x.owner === p).slice(0, 2));
     const ok = picked.map(() => 1);
     const res = await runLoad({
@@ -301,7 +412,7 @@ describe('redis cluster store, 3 app replicas', () => {
   test('live resharding under load: slots with live sessions move (ASK, MOVED); 0 lost, 0 5xx on a first try', async (t) => {
     await cluster.waitHealthy();
     const prims = await cluster.primaries();
-    const made = await spreadSessions(prims, 5);
+    const made = await spreadSessions(s, prims, 5);
     for (const x of made) {
       const r = await post(s, '/setSession', form({ value: 'start' }), { cookie: x.cookie });
       assert.equal(r.status, 303);
@@ -497,100 +608,31 @@ describe('redis cluster store, 3 app replicas', () => {
   });
 
   test('failover under load: a primary SIGKILLed; 503 + Retry-After only for its sessions, only until the promotion', async (t) => {
-    await cluster.waitHealthy();
-    await cluster.noteReplicas();
-    const prims = await cluster.primaries();
-    const victim = prims[0];
-    const made = await spreadSessions(prims, 4);
-    const sess = made.map((x) => ({ ...x, hit: x.owner.id === victim.id, ok: 0, acked: [] }));
-    for (const x of sess) {
-      for (let k = 0; k < 2; k++) {
-        const r = await apiView(s.port, x.cookie);
-        assert.equal(r.status, 200);
-        x.acked.push([Date.now(), r.json.access_count]);
-      }
-    }
-    await sleep(REPLICATION_GRACE_MS + 200);
-    const counters0 = await clusterCounters(s);
-    const pids = s.apps.map((a) => a.pid);
-    const logFile = path.join(logDir, 'nginx.log');
-    const off = logOffset(logFile);
-    const rec = []; // {c, t0, t1, status, retryAfter}
-    let stop = false;
-    const load = runLoad({
-      clients: sess.length, until: () => stop, pauseMs: 10,
-      step: async (c, i, agent) => {
-        const t0 = Date.now();
-        const r = await apiView(s.port, sess[c].cookie, { agent, timeout: 20000 });
-        const t1 = Date.now();
-        rec.push({ c, t0, t1, status: r.status, retryAfter: r.headers['retry-after'] });
-        if (r.status === 200) { sess[c].ok++; sess[c].acked.push([t1, r.json.access_count]); }
-        return r;
-      },
-    });
-    await sleep(800);
-    const tKill = await cluster.killPrimary(victim);
-    let prom;
-    try {
-      prom = await cluster.waitForPromotion(victim, { ms: 20000 });
-    } finally {
-      if (!prom) stop = true;
-    }
-    await sleep(REFRESH_SLACK_MS + 1500); // serving again on the new primary
-    stop = true;
-    const res = await load;
-    await sleep(200);
+    await failoverUnderLoad(t, { cluster, s, logDir, partial: true });
+  });
+});
 
-    const end = prom.at + REFRESH_SLACK_MS;
-    const e503 = rec.filter((r) => r.status === 503);
-    const span = e503.length ? [Math.min(...e503.map((r) => r.t1)) - tKill, Math.max(...e503.map((r) => r.t1)) - tKill] : null;
-    const log = firstTries(logFile, off);
-    const counters1 = await clusterCounters(s);
-    t.diagnostic(`failover: ${sess.filter((x) => x.hit).length} of ${sess.length} sessions on the killed primary ${victim.port}; `
-      + `kill -> replica ${prom.promoted.port} role:master ${prom.roleAt - tKill} ms, -> cluster_state:ok everywhere ${prom.at - tKill} ms`);
-    t.diagnostic(`503s: ${e503.length} of ${res.sent}, answered ${span ? `${span[0]} to ${span[1]} ms` : 'never'} after the kill `
-      + `(window: 0 to ${end - tKill} ms = ok + ${REFRESH_SLACK_MS} ms slack); statuses ${JSON.stringify([...res.statuses])}, `
-      + `errors ${res.errors.length}; refreshes +${counters1.refreshes - counters0.refreshes}, moved +${counters1.moved - counters0.moved}`);
-    const spanOf = (rs) => (rs.length ? `${Math.min(...rs.map((r) => r.t1)) - tKill} to ${Math.max(...rs.map((r) => r.t1)) - tKill} ms` : '-');
-    const stray = e503.filter((r) => !sess[r.c].hit);
-    const last503 = e503.length ? Math.max(...e503.map((r) => r.t1)) : null;
-    t.diagnostic(`last 503 ${last503 === null ? '-' : `${last503 - prom.roleAt} ms after the replica said role:master, `
-      + `${last503 - prom.at} ms after cluster_state:ok everywhere`}`);
-    t.diagnostic(`503s for the killed primary's sessions: ${e503.length - stray.length} (${spanOf(e503.filter((r) => sess[r.c].hit))}); `
-      + `for sessions on the other primaries: ${stray.length} (${spanOf(stray)}, sessions ${[...new Set(stray.map((r) => r.c))].join(',') || '-'})`);
-    t.diagnostic(describeLog(log));
+describe('redis cluster with cluster-require-full-coverage yes (Redis\'s default), 2 app replicas', () => {
+  // Every node answers CLUSTERDOWN from the moment the killed primary is
+  // marked failed until its replica has taken over: sessions of all three
+  // primaries get 503 for that moment. The app must pass it on as 503 +
+  // Retry-After, run nothing, and resume by itself.
+  let cluster;
+  let s;
+  let logDir;
+  before(async () => {
+    logDir = makeLogDir('cluster-full');
+    cluster = await startCluster({ logDir, nodeTimeoutMs: NODE_TIMEOUT_MS, password: PASSWORD, fullCoverage: true });
+    s = await startStack({ label: 'cluster-full', logDir, store: 'redis', replicas: 2, lowPorts: true,
+      redisUrl: cluster.url(), appEnv: { SESSIONLAB_REDIS_PREFIX: PREFIX } });
+    await waitFor(async () => (await storeUp(s.port)) === true, { ms: 10000, what: 'sessionlab_store_up 1 over the cluster' });
+  });
+  after(async () => {
+    if (s) await s.stop();
+    if (cluster) await cluster.stop();
+  });
 
-    assert.deepEqual(res.errors, [], 'every request answered');
-    for (const st of res.statuses.keys()) assert.ok(st === 200 || st === 503, `200 or 503 only, got ${st}`);
-    assert.ok(e503.length > 0, 'the killed primary\'s sessions got 503s (the outage is not hidden)');
-    for (const r of e503) {
-      assert.ok(sess[r.c].hit, `a 503 for session ${r.c}, which the killed primary did not hold`);
-      assert.ok(r.t1 >= tKill, `a 503 before the kill (${r.t1 - tKill} ms)`);
-      assert.ok(r.t0 <= end, `a 503 for a request sent ${r.t0 - tKill} ms after the kill, past the window (${end - tKill} ms)`);
-      assert.equal(r.retryAfter, '1', 'the 503 carries Retry-After: 1');
-    }
-    for (const [c, x] of sess.entries()) {
-      if (x.hit) {
-        assert.ok(rec.some((r) => r.c === c && r.status === 200 && r.t0 > end), `session ${c}: served again after the window`);
-      }
-    }
-    const late = rec.filter((r) => r.t0 > end && r.status !== 200);
-    assert.deepEqual(late, [], 'every request sent after the window answered 200');
-    assert.equal(log.final5xx, e503.length, 'nginx answered no 5xx but those 503s');
-    for (const st of Object.keys(log.final)) assert.ok(['200', '503'].includes(st), `nginx logged status ${st}`);
-    assert.equal(log.retried, 0, 'nginx retried nothing: every status is a first try');
-
-    for (const [c, x] of sess.entries()) {
-      const j = (await apiView(s.port, x.cookie)).json;
-      assert.equal(j.new, false, `session ${c}${x.hit ? ' (on the killed primary)' : ''} survived`);
-      assert.equal(j.session_id, x.id);
-      const safe = Math.max(...x.acked.filter(([t1]) => t1 < tKill - REPLICATION_GRACE_MS).map(([, n]) => n));
-      assert.ok(j.access_count > safe, `session ${c}: count ${j.access_count} > ${safe}, acknowledged > 1 s before the kill`);
-      if (!x.hit) assert.equal(j.access_count, x.acked[x.acked.length - 1][1] + 1, `session ${c} (unaffected primary): 0 lost`);
-    }
-    assert.deepEqual(s.apps.map((a) => a.pid), pids, 'no app restarted');
-    assert.ok(s.apps.every((a) => a.alive));
-    assert.equal(await storeUp(s.port), true, 'sessionlab_store_up 1 after the failover');
-    assert.ok(counters1.refreshes > counters0.refreshes, 'the slot map was reloaded');
+  test('failover under load: 503 + Retry-After (CLUSTERDOWN on every node for a moment) only until the promotion', async (t) => {
+    await failoverUnderLoad(t, { cluster, s, logDir, partial: false });
   });
 });

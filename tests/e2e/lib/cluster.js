@@ -22,6 +22,13 @@ const { Proc, lowFreePort, sleep } = require('./stack');
 const SLOTS = 16384;
 const CLI_TIMEOUT_MS = 30000;
 
+// Temp dirs of nodes not stopped yet: removed at exit if a run aborts
+// (stack.js's exit handler SIGKILLs the processes themselves).
+const dirs = new Set();
+process.on('exit', () => {
+  for (const d of dirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ } }
+});
+
 /** redis-cli with args; resolves to trimmed stdout, rejects on a non-zero exit. */
 function cli(args, { password, timeout = CLI_TIMEOUT_MS } = {}) {
   const env = { ...process.env };
@@ -133,7 +140,8 @@ class Cluster {
     p.busPort = busPort;
     p.dir = dir;
     const origStop = p.stop.bind(p);
-    p.stop = async () => { await origStop(); fs.rmSync(dir, { recursive: true, force: true }); };
+    p.stop = async () => { await origStop(); fs.rmSync(dir, { recursive: true, force: true }); dirs.delete(dir); };
+    dirs.add(dir);
     this.nodes.push(p);
     await p.started(port);
     return p;
