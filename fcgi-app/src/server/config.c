@@ -244,7 +244,8 @@ static const struct setting settings[] = {
      .parse = set_redis_url,
      .def = "redis://127.0.0.1:6379/0",
      .help = "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or "
-             "redis-sentinel://host[:port][,host[:port]...]/master[/db]"},
+             "redis-sentinel://host[:port][,host[:port]...]/master[/db] or "
+             "redis-cluster://host:port[,host:port...]"},
     {.env = "SESSIONLAB_REDIS_TIMEOUT_MS",
      .flag = "redis-timeout-ms",
      .kind = SETTING_NUM,
