@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,27 +157,6 @@ static int set_resolve(struct probe_opts *o, const char *arg)
     return 0;
 }
 
-static int set_insecure(struct probe_opts *o, const char *arg)
-{
-    (void)arg;
-    o->insecure = true;
-    return 0;
-}
-
-static int set_json(struct probe_opts *o, const char *arg)
-{
-    (void)arg;
-    o->json = true;
-    return 0;
-}
-
-static int set_trace(struct probe_opts *o, const char *arg)
-{
-    (void)arg;
-    o->trace = true;
-    return 0;
-}
-
 static int set_rate(struct probe_opts *o, const char *arg)
 {
     o->rate = parse_count(arg, 1, 100000);
@@ -192,18 +172,19 @@ static int set_rate(struct probe_opts *o, const char *arg)
 static const struct probe_flag {
     const char *name;
     int has_arg;
-    int (*set)(struct probe_opts *o, const char *arg);
+    int (*set)(struct probe_opts *o, const char *arg); /* NULL: a switch */
+    size_t offset;                                     /* a switch's bool in struct probe_opts */
 } flags[] = {
-    {"clients", required_argument, set_clients},
-    {"set-value", required_argument, set_value},
-    {"login", required_argument, set_login},
-    {"cart", required_argument, set_cart},
-    {"interface", required_argument, set_interface},
-    {"resolve", required_argument, set_resolve},
-    {"insecure", no_argument, set_insecure},
-    {"json", no_argument, set_json},
-    {"trace", no_argument, set_trace},
-    {"rate", required_argument, set_rate},
+    {"clients", required_argument, set_clients, 0},
+    {"set-value", required_argument, set_value, 0},
+    {"login", required_argument, set_login, 0},
+    {"cart", required_argument, set_cart, 0},
+    {"interface", required_argument, set_interface, 0},
+    {"resolve", required_argument, set_resolve, 0},
+    {"insecure", no_argument, NULL, offsetof(struct probe_opts, insecure)},
+    {"json", no_argument, NULL, offsetof(struct probe_opts, json)},
+    {"trace", no_argument, NULL, offsetof(struct probe_opts, trace)},
+    {"rate", required_argument, set_rate, 0},
 };
 
 #define NFLAGS (sizeof flags / sizeof flags[0])
@@ -221,8 +202,13 @@ static void long_options(struct option longs[NFLAGS + 2])
  * EXIT_USAGE on a bad option. */
 static int apply_option(int c, char **argv, struct probe_opts *o)
 {
-    if (c >= OPT_BASE)
-        return flags[c - OPT_BASE].set(o, optarg);
+    if (c >= OPT_BASE) {
+        const struct probe_flag *f = &flags[c - OPT_BASE];
+        if (f->set)
+            return f->set(o, optarg);
+        *(bool *)((char *)o + f->offset) = true;
+        return 0;
+    }
     switch (c) {
     case 'n':
         return set_requests(o, optarg);
