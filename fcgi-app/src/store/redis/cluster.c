@@ -20,6 +20,7 @@
 #include "cluster_map.h"
 #include "cluster_slot.h"
 #include "host.h"
+#include "log.h"
 #include "redis_conn.h"
 
 struct cluster_node {
@@ -134,8 +135,23 @@ static int load_from(int i)
                  rc == 0 ? "CLUSTER SLOTS: no slot is served" : why);
         return -1;
     }
-    for (unsigned s = 0; s < CLUSTER_SLOTS; s++)
+    unsigned changed = 0;
+    bool primary[CLUSTER_NODES_MAX] = {false};
+    for (unsigned s = 0; s < CLUSTER_SLOTS; s++) {
+        changed += atomic_get(&cl.slot_node[s], RELAXED) != cl.fresh[s];
         atomic_set(&cl.slot_node[s], cl.fresh[s], RELAXED);
+        if (cl.fresh[s] != 0)
+            primary[cl.fresh[s] - 1] = true;
+    }
+    if (changed > 0) {
+        static struct log_limit lim = LOG_LIMIT_INIT;
+        int np = 0;
+        for (int k = 0; k < CLUSTER_NODES_MAX; k++)
+            np += primary[k];
+        log_info_limited(&lim,
+                         "redis cluster: slot map from %s: %u slots changed owner, %d primaries",
+                         node->where, changed, np);
+    }
     return 0;
 }
 
@@ -337,6 +353,8 @@ int cluster_init(const struct redis_url *url, int conns, int timeout_ms, char *e
             return -1;
         }
     }
+    /* No map yet: the first request loads it (cluster_init runs before
+     * the server ignores SIGPIPE, so it must not write to a socket). */
     return 0;
 }
 
