@@ -13,11 +13,14 @@
 // wrong-CA and wrong-name cases answer 200; with proxy_ssl off, every case
 // fails (the TLS Redis gets plain text, the plain one serves, the capture
 // sees RESP); with proxy_ssl_server_name off, the capture sees no SNI;
-// without the client certificate lines, the tls-auth-clients case answers 503.
+// without the client certificate lines, the tls-auth-clients case answers 503;
+// with a host name passed to proxy_pass as it is (resolved once, at start,
+// by the system's resolver), nginx does not start and (f) fails.
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const dgram = require('node:dgram');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -95,21 +98,55 @@ function startCapture(port, holdMs = 300) {
 }
 
 /**
+ * A DNS server on 127.0.0.1:port (UDP) that answers A queries for `name`
+ * with 127.0.0.1 and everything else with no record; it keeps the names it
+ * was asked. Stopped with close().
+ */
+function startDns(port, name) {
+  const asked = [];
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (q, rinfo) => {
+    if (q.length < 12) return;
+    const labels = [];
+    let off = 12;
+    while (off < q.length && q[off] !== 0) { labels.push(q.subarray(off + 1, off + 1 + q[off]).toString('latin1')); off += q[off] + 1; }
+    const qend = off + 5; // the 0 label, type, class
+    if (qend > q.length) return;
+    const qname = labels.join('.').toLowerCase();
+    const qtype = q.readUInt16BE(off + 1);
+    asked.push(`${qname}/${qtype}`);
+    const hit = qname === name && qtype === 1;
+    const head = Buffer.alloc(12);
+    q.copy(head, 0, 0, 2); // id
+    head.writeUInt16BE(0x8180 | (qname === name ? 0 : 3), 2); // response, RD, RA; NXDOMAIN for other names
+    head.writeUInt16BE(1, 4);
+    head.writeUInt16BE(hit ? 1 : 0, 6);
+    const answer = hit ? Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1]) : Buffer.alloc(0);
+    sock.send(Buffer.concat([head, q.subarray(12, qend), answer]), rinfo.port, rinfo.address);
+  });
+  return new Promise((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(port, '127.0.0.1', () => resolve({ asked, close: () => new Promise((r) => sock.close(() => r())) }));
+  });
+}
+
+/**
  * The app (redis store, URL redis://127.0.0.1:PROXY/0) behind nginx with the
  * redis-tls piece pointed at 127.0.0.1:redisPort. tls: the piece's options
  * ({ ca, name, cert, key }: files of the pki). Returns the stack with
  * request(), logs and stop().
  */
-async function startTlsStack({ label, pki, redisPort, tls }) {
+async function startTlsStack({ label, pki, redisPort, redisHost = '127.0.0.1', tls }) {
   const logDir = makeLogDir(label);
   const s = { logDir, procs: [] };
   s.stop = async () => { await Promise.all(s.procs.map((p) => p.stop())); };
   try {
     const proxyPort = await lowFreePort();
     const appPort = await lowFreePort();
-    const extraArgs = ['--redis-tls', `127.0.0.1:${redisPort}`, '--redis-tls-listen', `127.0.0.1:${proxyPort}`,
+    const extraArgs = ['--redis-tls', `${redisHost}:${redisPort}`, '--redis-tls-listen', `127.0.0.1:${proxyPort}`,
       '--redis-tls-ca', tls.ca];
     if (tls.name) extraArgs.push('--redis-tls-name', tls.name);
+    if (tls.resolver) extraArgs.push('--redis-tls-resolver', tls.resolver);
     if (tls.cert) extraArgs.push('--redis-tls-cert', tls.cert, '--redis-tls-key', tls.key);
     // nginx first, so the app's first Redis connection finds the proxy.
     s.nginx = await startNginx({ port: await lowFreePort(), servers: [`127.0.0.1:${appPort}`], logDir, extraArgs });
@@ -331,5 +368,34 @@ describe('redis over TLS through the nginx stream piece', () => {
     assert.equal(JSON.parse(r2.body).access_count, 2);
     const key = sessionKey(withCert.prefix, jar.get('SESSION'));
     assert.equal(await redisCliTls(pki, redis.port, { client: true }, 'HGET', key, 'count'), '2');
+  });
+
+  test('(f) a host name as the endpoint: resolved by nginx at run time, and the certificate checked for that name', async () => {
+    // The form the image uses for a managed endpoint: `redis.test:P` with a
+    // resolver (here a DNS server of the test's own), no --redis-tls-name.
+    const logDir = makeLogDir('redis-tls-redis');
+    const redis = await startTlsRedis(pki, { logDir, port: await lowFreePort() });
+    others.push(redis);
+    const dnsPort = await lowFreePort();
+    const dns = await startDns(dnsPort, SERVER_NAME);
+    try {
+      const s = track(await startTlsStack({
+        label: 'redis-tls-dns', pki, redisPort: redis.port, redisHost: SERVER_NAME,
+        tls: { ca: pki.f('ca.crt'), resolver: `127.0.0.1:${dnsPort}` },
+      }));
+      const generated = fs.readFileSync(path.join(s.nginx.prefix, 'conf', 'redis-tls-endpoint.conf'), 'utf8');
+      assert.match(generated, new RegExp(`^\\s*proxy_ssl_name ${SERVER_NAME.replace('.', '\\.')};$`, 'm'));
+      assert.match(generated, /^\s*proxy_pass \$sessionlab_redis_tls_upstream;$/m);
+      const jar = new Jar();
+      let r = await s.request('GET', '/api/session', { jar });
+      assert.equal(r.status, 200, r.body);
+      r = await s.request('GET', '/api/session', { jar });
+      assert.equal(JSON.parse(r.body).access_count, 2);
+      assert.ok(dns.asked.includes(`${SERVER_NAME}/1`), `nginx did not ask the resolver for ${SERVER_NAME}: ${dns.asked}`);
+      assert.equal(await redisCliTls(pki, redis.port, {}, 'HGET', sessionKey(s.prefix, jar.get('SESSION')), 'count'), '2');
+      await s.stop();
+    } finally {
+      await dns.close();
+    }
   });
 });
