@@ -10,10 +10,14 @@
 #                              SESSIONLAB_UPSTREAMS ("app:9000" = every replica
 #                              of a compose service), affinity from
 #                              SESSIONLAB_AFFINITY (none, client-ip, cookie)
+# Either role can also carry the app's Redis connection over TLS (nginx's
+# stream module, libnginx-mod-stream): SESSIONLAB_REDIS_TLS=HOST:PORT, the CA
+# (and an optional client certificate) in SESSIONLAB_REDIS_TLS_DIR; see
+# docker/nginx-entrypoint and docs/containers.md, "TLS to managed Redis".
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx libnginx-mod-stream \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
         /etc/nginx/sites-enabled/* /var/log/nginx/* \
  && groupadd --system --gid 10001 sessionlab \

@@ -4,7 +4,9 @@
 SL_ROOT=${SL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 # The Debian packages every entry point needs (build, run, test).
-SL_PACKAGES=(nginx redis-server meson ninja-build pkg-config gcc libfcgi-dev
+# libnginx-mod-stream: nginx's stream module, for the TLS-to-Redis piece
+# (nginx-conf/redis-tls-stream.conf); openssl makes its test certificates.
+SL_PACKAGES=(nginx libnginx-mod-stream openssl redis-server meson ninja-build pkg-config gcc libfcgi-dev
              libhiredis-dev libcriterion-dev libcurl4-openssl-dev libjson-c-dev
              curl jq iproute2 iptables redis-sentinel valgrind)
 

@@ -356,7 +356,7 @@ lab_row() {
     rm -rf "$LAB_ROW_DIR"
     mkdir -p "$LAB_ROW_DIR"
     local cannot
-    cannot=$(_lab_cannot "$event" "$affinity")
+    cannot=$(_lab_cannot "$event" "$affinity" "$store")
     if [[ -n $cannot ]]; then
         lab_say "step $step: skipped on $LAB_TARGET: $cannot"
         _lab_row_done "$(jq -cn --arg step "$step" --arg kind "$kind" --arg setup "$setup" \
@@ -461,8 +461,12 @@ _lab_row_done() {
 # Why this target cannot run a row with EVENT and AFFINITY (empty: it can):
 # the target's own lab_T_cannot, or a missing lab_T_rollout / lab_T_scale.
 _lab_cannot() {
-    local event=$1 affinity=$2 fn why=""
+    local event=$1 affinity=$2 store=${3:-} fn why=""
     declare -F "lab_${LAB_TARGET}_cannot" >/dev/null && why=$(lab_call cannot "$event" "$affinity")
+    # A Redis Cluster of 6 nodes runs on the local target (stack.sh); the
+    # pod targets model one Redis pod.
+    [[ $store == redis-cluster && $LAB_TARGET != local ]] &&
+        why=${why:-"the $LAB_TARGET target runs one Redis pod, no Redis Cluster (the local target runs one)"}
     case $event in
         rollout|scale-*)
             fn=${event%%-*}

@@ -36,7 +36,11 @@ lab_local_teardown() {
 }
 
 lab_local_describe() {
-    echo "$1 x$2, $(lab_nginx_how "$2" "$3")"
+    if [[ $1 == redis-cluster ]]; then
+        echo "redis x$2 on a Redis Cluster (3 primaries + 3 replicas), $(lab_nginx_how "$2" "$3")"
+    else
+        echo "$1 x$2, $(lab_nginx_how "$2" "$3")"
+    fi
 }
 
 lab_local_start() {

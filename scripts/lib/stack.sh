@@ -1,9 +1,14 @@
-# Start and stop a local sessionlab stack: [redis-server] + N sessionlab-app
-# processes + one nginx (FastCGI front and load balancer), all on 127.0.0.1.
-# Source it after common.sh. Used by scripts/run and scripts/lab.
+# Start and stop a local sessionlab stack: [redis-server, or a Redis Cluster
+# of 6] + N sessionlab-app processes + one nginx (FastCGI front and load
+# balancer), all on 127.0.0.1. Source it after common.sh. Used by
+# scripts/run and scripts/lab.
 #
 #   start_stack STORE REPLICAS AFFINITY PORT
-#       sets STACK_RUNDIR, STACK_URL, STACK_PIDS (name=pid ...), STACK_REDIS_PORT
+#       STORE: memory, redis or redis-cluster (3 primaries + 3 replicas,
+#       made with redis-cli --cluster create; the apps get a
+#       redis-cluster:// URL of the primaries as seeds)
+#       sets STACK_RUNDIR, STACK_URL, STACK_PIDS (name=pid ...),
+#       STACK_REDIS_PORT, STACK_CLUSTER_PORTS
 #   stop_stack      stops what start_stack started, by pid; removes STACK_RUNDIR
 #   stack_app_start I   starts app-I (port STACK_APP_BASE_PORT + I - 1) with
 #                       the stack's store; waits until it listens
@@ -17,6 +22,7 @@
 # (inherit | file: logs under STACK_RUNDIR/*.log).
 
 STACK_RUNDIR="" STACK_URL="" STACK_REDIS_PORT=""
+STACK_CLUSTER_PORTS=()
 STACK_PIDS=()
 STACK_STORE="" STACK_AFFINITY="" STACK_PORT="" STACK_NAMED=0
 
@@ -64,6 +70,7 @@ start_stack() {
             --save '' --appendonly no --dir "$STACK_RUNDIR" --daemonize no
         sl_wait_port "$STACK_REDIS_PORT" "$(_stack_pid redis)" 10 || sl_die "redis-server did not start"
     fi
+    [[ $store == redis-cluster ]] && _stack_cluster_start
 
     STACK_STORE=$store STACK_AFFINITY=$affinity STACK_PORT=$port STACK_NAMED=0
     (( replicas > 1 )) && STACK_NAMED=1
@@ -90,6 +97,59 @@ start_stack() {
     [[ $ok -eq 1 ]] || sl_die "${STACK_URL}healthz did not answer 200"
 }
 
+# A port P for a cluster node: P and its bus port P + 10000 free.
+_stack_cluster_port() {
+    local p
+    for (( p = $1; p < 7200; p++ )); do
+        sl_port_busy "$p" || sl_port_busy $(( p + 10000 )) || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# Six redis-server nodes with cluster-enabled, then one cluster of them:
+# 3 primaries, each with one replica; waits until every node says ok.
+_stack_cluster_start() {
+    local i p=7001 pid addrs=()
+    STACK_CLUSTER_PORTS=()
+    for (( i = 1; i <= 6; i++ )); do
+        p=$(_stack_cluster_port "$p") || sl_die "no free port pair for a cluster node in 7001..7199"
+        mkdir -p "$STACK_RUNDIR/cluster-$i"
+        sl_say "starting redis-server cluster node $i on 127.0.0.1:$p"
+        _stack_spawn "redis-$i" redis-server --bind 127.0.0.1 --port "$p" --cluster-enabled yes \
+            --cluster-config-file nodes.conf --cluster-node-timeout 2000 --save '' \
+            --appendonly no --dir "$STACK_RUNDIR/cluster-$i" --daemonize no
+        STACK_CLUSTER_PORTS+=("$p")
+        addrs+=("127.0.0.1:$p")
+        p=$(( p + 1 ))
+    done
+    for (( i = 1; i <= 6; i++ )); do
+        pid=$(_stack_pid "redis-$i")
+        sl_wait_port "${STACK_CLUSTER_PORTS[i-1]}" "$pid" 10 || sl_die "cluster node $i did not start"
+    done
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+        >"$STACK_RUNDIR/cluster-create.log" 2>&1 ||
+        sl_die "redis-cli --cluster create failed: $(tail -3 "$STACK_RUNDIR/cluster-create.log")"
+    for (( i = 0; i < 100; i++ )); do
+        _stack_cluster_ok && return 0
+        sleep 0.1
+    done
+    sl_die "the Redis Cluster did not reach cluster_state:ok within 10 s"
+}
+
+_stack_cluster_ok() {
+    local p
+    for p in "${STACK_CLUSTER_PORTS[@]}"; do
+        redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
+}
+
+# redis-cluster://127.0.0.1:P1,...: every node as a seed.
+_stack_cluster_url() {
+    local p url=""
+    for p in "${STACK_CLUSTER_PORTS[@]}"; do url+="${url:+,}127.0.0.1:$p"; done
+    echo "redis-cluster://$url"
+}
+
 _stack_app_port() { echo $(( ${STACK_APP_BASE_PORT:-9001} + $1 - 1 )); }
 
 # app-I in the background, with the stack's store (names only with several).
@@ -97,8 +157,9 @@ _stack_app_spawn() {
     local i=$1 p name=app-$1 app=${SESSIONLAB_APP:-$SL_ROOT/build/fcgi-app/sessionlab-app}
     p=$(_stack_app_port "$i")
     sl_say "starting $name ($STACK_STORE store) on 127.0.0.1:$p"
-    local env=(SESSIONLAB_LISTEN="127.0.0.1:$p" SESSIONLAB_STORE="$STACK_STORE")
+    local env=(SESSIONLAB_LISTEN="127.0.0.1:$p" SESSIONLAB_STORE="${STACK_STORE%-cluster}")
     [[ $STACK_STORE == redis ]] && env+=(SESSIONLAB_REDIS_URL="redis://127.0.0.1:$STACK_REDIS_PORT/0")
+    [[ $STACK_STORE == redis-cluster ]] && env+=(SESSIONLAB_REDIS_URL="$(_stack_cluster_url)")
     (( STACK_NAMED )) && env+=(SESSIONLAB_INSTANCE="$name")
     _stack_spawn "$name" env "${env[@]}" "$app"
 }
@@ -149,7 +210,7 @@ stack_nginx_servers() {
 
 stop_stack() {
     local i e pid
-    # Reverse order: nginx first, then apps, then redis.
+    # Reverse order: nginx first, then apps, then redis (or the cluster's nodes).
     for (( i = ${#STACK_PIDS[@]} - 1; i >= 0; i-- )); do
         e=${STACK_PIDS[i]} pid=${e#*=}
         kill -TERM "$pid" 2>/dev/null || true

@@ -10,7 +10,10 @@
 //   strict  no unknown fields anywhere (walks the models' type declarations:
 //           the validators themselves let unknown fields through)
 //   policy  the shape the lab relies on (see policy() and EXPECT below)
-// and writes the nginx ConfigMap's files to OUT_DIR/NAME/ for `nginx -t`.
+// and writes the nginx ConfigMap's files to OUT_DIR/NAME/ for `nginx -t`,
+// and the nginx container's SESSIONLAB_* settings to OUT_DIR/NAME.nginx-env
+// (NAME=VALUE lines, ConfigMap references resolved) for the overlays whose
+// nginx gets the redis-tls piece, so `nginx -t` renders what the pod runs.
 // Exit status 1 when any check failed.
 import fs from "node:fs";
 import path from "node:path";
@@ -40,6 +43,7 @@ const EXPECT = {
                                 sentinels: 3, redisPods: 3 },
   "redis-cluster":            { app: "redisapp", replicas: 3, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None",
                                 cluster: { pods: 6, replicasPerPrimary: 1 } },
+  "redis-tls":                { app: "redisapp", replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", redisTls: true },
 };
 const SERVICE_PORT = 8080;
 // The one Redis image (k8s/components/redis-image; docker/compose.yaml's
@@ -394,6 +398,83 @@ function nginxOnlyLocations(conf) {
   return out;
 }
 
+// The redis-tls component: the pod's nginx carries the app's plain Redis
+// connection over TLS to a Redis outside the cluster (nginx-conf/redis-tls-*.conf).
+const REDIS_TLS_DIR_DEFAULT = "/etc/sessionlab/redis-tls";
+const REDIS_TLS_LISTEN_DEFAULT = "127.0.0.1:6379";
+// An env entry's value: literal, or a configMapKeyRef into an object of the
+// output. undefined when unset or unresolvable (errs says why).
+function envValue(c, n, find, errs) {
+  const e = envOf(c).find((x) => x.name === n);
+  if (!e) return undefined;
+  if (e.value !== undefined) return e.value;
+  const ref = e.valueFrom?.configMapKeyRef;
+  if (!ref) { errs.push(`container ${c.name} env ${n}: neither a value nor a configMapKeyRef`); return undefined; }
+  const cm = find("ConfigMap", ref.name);
+  if (!cm) { errs.push(`container ${c.name} env ${n}: ConfigMap ${ref.name} is not in the output`); return undefined; }
+  const v = cm.data?.[ref.key];
+  if (v === undefined && !ref.optional) errs.push(`container ${c.name} env ${n}: ConfigMap ${ref.name} has no key ${ref.key}`);
+  return v;
+}
+function redisTlsChecks(name, objs, find, spec, nginx, app, errs) {
+  const v = (n) => envValue(nginx, n, find, errs);
+  const upstream = v("SESSIONLAB_REDIS_TLS");
+  const tlsName = v("SESSIONLAB_REDIS_TLS_NAME");
+  const listen = v("SESSIONLAB_REDIS_TLS_LISTEN") ?? REDIS_TLS_LISTEN_DEFAULT;
+  const dir = v("SESSIONLAB_REDIS_TLS_DIR") ?? REDIS_TLS_DIR_DEFAULT;
+  const hm = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/.exec(upstream ?? "");
+  if (!hm) errs.push(`nginx SESSIONLAB_REDIS_TLS "${upstream}" is not HOST:PORT (the TLS endpoint)`);
+  else if (/^[0-9.]+$|^\[/.test(hm[1]) && !tlsName)
+    errs.push(`nginx SESSIONLAB_REDIS_TLS ${upstream} is an address and no SESSIONLAB_REDIS_TLS_NAME (nginx matches no IP address in a certificate)`);
+  else if (!/^[0-9.]+$|^\[/.test(hm[1]) && !hm[1].includes("."))
+    errs.push(`nginx SESSIONLAB_REDIS_TLS host ${hm[1]} is not a full DNS name (nginx's resolver uses no search list)`);
+  // The proxy listens on the pod's loopback only, and the app talks to it.
+  const lm = /^127\.0\.0\.1:(\d+)$/.exec(listen);
+  if (!lm) errs.push(`nginx SESSIONLAB_REDIS_TLS_LISTEN ${listen} is not 127.0.0.1:PORT (plain RESP must stay in the pod)`);
+  const list = envOf(app);
+  const pi = list.findIndex((e) => e.name === "SESSIONLAB_REDIS_PASSWORD");
+  const ui = list.findIndex((e) => e.name === "SESSIONLAB_REDIS_URL");
+  const url = list[ui]?.value ?? "";
+  const um = /^redis:\/\/(?:[^@/]*@)?127\.0\.0\.1:(\d+)(\/\d+)?$/.exec(url);
+  if (!um) errs.push(`app SESSIONLAB_REDIS_URL "${url}" is not redis://[...@]127.0.0.1:PORT[/db] (the pod's nginx)`);
+  else if (lm && um[1] !== lm[1]) errs.push(`app SESSIONLAB_REDIS_URL port ${um[1]} is not nginx's SESSIONLAB_REDIS_TLS_LISTEN port ${lm[1]}`);
+  if (/\$\(SESSIONLAB_REDIS_PASSWORD\)/.test(url)) {
+    if (pi < 0 || !isRedisAuth(list[pi])) errs.push("app SESSIONLAB_REDIS_PASSWORD is not secretKeyRef redis-auth/password");
+    if (pi > ui) errs.push("app env: SESSIONLAB_REDIS_PASSWORD comes after SESSIONLAB_REDIS_URL (the kubelet expands $(VAR) only from earlier entries)");
+  }
+  // The CA (and client certificate) from a Secret, mounted read-only where the entrypoint looks.
+  const mount = (nginx.volumeMounts ?? []).find((m) => m.mountPath === dir);
+  const vol = mount && (spec.volumes ?? []).find((x) => x.name === mount.name);
+  if (!mount) errs.push(`nginx mounts nothing at SESSIONLAB_REDIS_TLS_DIR ${dir} (ca.crt, tls.crt, tls.key)`);
+  else if (!vol?.secret) errs.push(`nginx's ${dir} is not a Secret volume`);
+  else {
+    if (mount.readOnly !== true) errs.push(`nginx's ${dir} mount is not readOnly`);
+    if (vol.secret.optional) errs.push(`Secret volume ${vol.secret.secretName} is optional: nginx would start without its CA`);
+    const mode = vol.secret.defaultMode ?? 0o644;
+    if (mode & 0o007) errs.push(`Secret volume ${vol.secret.secretName}: defaultMode 0${mode.toString(8)} lets every user read the client key`);
+  }
+  // No Redis of the cluster, and no Sentinel or Cluster URL: one endpoint.
+  for (const k of ["Deployment", "StatefulSet", "Service"])
+    if (find(k, "redis")) errs.push(`${k} redis in an overlay whose Redis is outside the cluster (redis-tls)`);
+  // The piece itself, as the ConfigMap carries it: TLS, verified, SNI.
+  const vol2 = (spec.volumes ?? []).find((x) => x.configMap && (nginx.volumeMounts ?? []).some((m) => m.name === x.name));
+  const cm = vol2 && find("ConfigMap", vol2.configMap.name);
+  const srv = confLines(cm?.data?.["redis-tls-server.conf"]);
+  for (const l of ["proxy_ssl on;", "proxy_ssl_verify on;", "proxy_ssl_server_name on;"])
+    if (!srv.includes(l)) errs.push(`redis-tls-server.conf has no "${l}"`);
+  for (const l of srv) if (/^proxy_ssl(_verify|_server_name)?\s+off;/.test(l)) errs.push(`redis-tls-server.conf: "${l}"`);
+  if (!confLines(cm?.data?.["redis-tls-stream.conf"]).length) errs.push("the ConfigMap has no redis-tls-stream.conf");
+  // For nginx -t in tests/containers/manifests: what the entrypoint will see.
+  const lines = [];
+  for (const e of envOf(nginx)) {
+    if (!e.name.startsWith("SESSIONLAB_")) continue;
+    const val = envValue(nginx, e.name, find, []);
+    if (val !== undefined) lines.push(`${e.name}=${val}`);
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, `${name}.nginx-env`), lines.join("\n") + "\n");
+}
+
 function policy(name, objs) {
   const errs = [];
   const exp = EXPECT[name];
@@ -461,7 +542,11 @@ function policy(name, objs) {
     if (!/^(127\.0\.0\.1:\d+|unix:\/.+)$/.test(env.SESSIONLAB_LISTEN ?? ""))
       errs.push(`app SESSIONLAB_LISTEN "${env.SESSIONLAB_LISTEN}" is not loopback or a unix socket`);
     if ((env.SESSIONLAB_STORE ?? "memory") !== exp.store) errs.push(`app store ${env.SESSIONLAB_STORE}, want ${exp.store}`);
-    if (exp.sentinels) sentinelChecks(exp, objs, find, env, errs);
+    if (exp.redisTls) redisTlsChecks(name, objs, find, spec, nginx, app, errs);
+    else if (envOf(nginx).some((e) => e.name.startsWith("SESSIONLAB_REDIS_TLS")))
+      errs.push("nginx has SESSIONLAB_REDIS_TLS* settings outside a redis-tls overlay");
+    if (exp.redisTls) { /* above */ }
+    else if (exp.sentinels) sentinelChecks(exp, objs, find, env, errs);
     else if (exp.cluster) clusterChecks(exp, objs, find, app, errs);
     else if (exp.store === "redis") {
       // Password from the Secret, declared before the URL that expands it.
@@ -518,8 +603,8 @@ function policy(name, objs) {
     if (svc.spec.ports?.[0]?.targetPort !== "http") errs.push("Service targetPort is not the nginx port http");
   }
   const redisDep = find("Deployment", "redis"), redisSvc = find("Service", "redis");
-  if (exp.sentinels || exp.cluster) {
-    // checked in sentinelChecks / clusterChecks
+  if (exp.sentinels || exp.redisTls || exp.cluster) {
+    // checked in sentinelChecks, redisTlsChecks, clusterChecks
   } else if (exp.store === "redis") {
     if (!redisDep || !redisSvc) errs.push("store redis but no Deployment and Service named redis");
     else {

@@ -1,4 +1,7 @@
-#include "client.h"
+/* The probe client's run: its reads of /api/session, paced, and the judging
+ * of each answer (id, count, host, value, log-in, cart); the POSTs are in
+ * client_post.c, the HTTP and its retries in client_http.c. */
+#include "client_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,55 +10,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
-
-#define CONNECT_TIMEOUT_MS 3000L
-#define REQUEST_TIMEOUT_MS 15000L
-#define URL_MAX 4096
 
 const char *const probe_cart_items[PROBE_CART_LINES] = {"apple", "bread", "milk", "eggs", "cheese"};
 
-/* A response body, bounded by PROBE_BODY_MAX. */
-struct body {
-    char *data; /* PROBE_BODY_MAX + 1 bytes */
-    size_t len;
-    bool overflow;
-};
-
-/* One client's run: the handle, its buffers and where the results go. */
-struct run {
-    const struct probe_opts *o;
-    struct client_result *r;
-    CURL *h;
-    struct curl_slist *resolve;
-    struct curl_slist *headers;
-    struct body body;
-    char errbuf[CURL_ERROR_SIZE];
-    char api_url[URL_MAX];
-    char set_url[URL_MAX];
-    char login_url[URL_MAX];
-    char cart_url[URL_MAX];
-    bool value_set; /* the set succeeded: later reads must show the value */
-    bool logged_in; /* the log-in succeeded: every read must show the user */
-    bool cart_set;  /* every add succeeded: every read must show r->cart_qty */
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct body *b = userdata;
-    size_t n = size * nmemb;
-    if (n > PROBE_BODY_MAX - b->len) {
-        b->overflow = true;
-        return 0; /* makes curl fail the transfer */
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    return n;
-}
-
 /* Counts one failed request and keeps the first message. */
-static void record_error(struct client_result *r, bool transport, const char *fmt, ...)
+void client_record_error(struct client_result *r, bool transport, const char *fmt, ...)
 {
     r->errors++;
     if (transport)
@@ -66,142 +26,6 @@ static void record_error(struct client_result *r, bool transport, const char *fm
     va_start(ap, fmt);
     vsnprintf(r->first_error, sizeof r->first_error, fmt, ap);
     va_end(ap);
-}
-
-/* base + path, with exactly one '/' between them. -1 when it does not fit. */
-static int join_url(char *dst, size_t cap, const char *base, const char *path)
-{
-    size_t n = strlen(base);
-    const char *sep = (n > 0 && base[n - 1] == '/') ? "" : "/";
-    int w = snprintf(dst, cap, "%s%s%s", base, sep, path);
-    return (w < 0 || (size_t)w >= cap) ? -1 : 0;
-}
-
-static int setup(struct run *u)
-{
-    const struct probe_opts *o = u->o;
-    if (join_url(u->api_url, sizeof u->api_url, o->url, "api/session") < 0 ||
-        join_url(u->set_url, sizeof u->set_url, o->url, "setSession") < 0 ||
-        join_url(u->login_url, sizeof u->login_url, o->url, "login") < 0 ||
-        join_url(u->cart_url, sizeof u->cart_url, o->url, "cart") < 0) {
-        snprintf(u->r->first_error, PROBE_ERR_MAX, "URL too long");
-        return -1;
-    }
-    u->body.data = malloc(PROBE_BODY_MAX + 1);
-    u->h = curl_easy_init();
-    u->headers = curl_slist_append(NULL, "Accept: application/json");
-    if (!u->body.data || !u->h || !u->headers) {
-        snprintf(u->r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
-        return -1;
-    }
-    CURL *h = u->h;
-    /* The cookie engine, empty: one jar per client, every cookie kept
-     * (SESSION and the load balancer's SLROUTE alike). */
-    curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
-    /* A fresh connection per request: a connection-level balancer (a
-     * kube-proxy Service, a NodePort) decides anew for each request, the way
-     * it does for a visitor who comes back later, instead of pinning the
-     * whole run to one kept-alive connection. */
-    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "sessionlab-probe/" SESSIONLAB_VERSION);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->headers);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, u->errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &u->body);
-    if (o->interface)
-        curl_easy_setopt(h, CURLOPT_INTERFACE, o->interface);
-    if (o->resolve) {
-        u->resolve = curl_slist_append(NULL, o->resolve);
-        if (!u->resolve) {
-            snprintf(u->r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
-            return -1;
-        }
-        curl_easy_setopt(h, CURLOPT_RESOLVE, u->resolve);
-    }
-    if (o->insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    return 0;
-}
-
-/* Performs the prepared transfer once. Returns the HTTP status, or -1 with
- * msg saying why there was no HTTP answer (*transport false when the body
- * was too large rather than the connection failing). */
-static long perform_once(struct run *u, double *ms, char *msg, size_t cap, bool *transport)
-{
-    u->body.len = 0;
-    u->body.overflow = false;
-    u->errbuf[0] = '\0';
-    CURLcode rc = curl_easy_perform(u->h);
-    if (rc != CURLE_OK) {
-        *transport = !u->body.overflow;
-        if (u->body.overflow)
-            snprintf(msg, cap, "response larger than %d bytes", PROBE_BODY_MAX);
-        else
-            snprintf(msg, cap, "%s", u->errbuf[0] ? u->errbuf : curl_easy_strerror(rc));
-        return -1;
-    }
-    long status = 0;
-    curl_easy_getinfo(u->h, CURLINFO_RESPONSE_CODE, &status);
-    curl_off_t us = 0;
-    curl_easy_getinfo(u->h, CURLINFO_TOTAL_TIME_T, &us);
-    *ms = (double)us / 1000.0;
-    u->body.data[u->body.len] = '\0';
-    return status;
-}
-
-static bool retryable(long status)
-{
-    return status < 0 || status == 502 || status == 503 || status == 504;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* What a client without retries would have seen: a 5xx, or no answer. */
-static void note_first_try(struct client_result *r, long status, bool transport)
-{
-    if (status >= 500)
-        r->first_try_5xx++;
-    else if (status < 0 && transport)
-        r->first_try_transport++;
-}
-
-/* Performs the prepared transfer, trying again after PROBE_RETRY_MS, twice
- * that, ... (PROBE_RETRIES times) while there is no HTTP answer or the answer
- * is 502/503/504 -- the way a person reloads a page during a restart -- so a
- * replica restart or failover shows up as retries, and the session facts
- * stay measurable. Returns the final HTTP status, or -1 after recording a
- * transport error. */
-static long perform(struct run *u, const char *what, double *ms)
-{
-    char msg[PROBE_ERR_MAX];
-    bool transport = false;
-    long status = -1;
-    for (int attempt = 0; attempt <= PROBE_RETRIES; attempt++) {
-        if (attempt > 0) {
-            u->r->retries++;
-            sleep_ms(PROBE_RETRY_MS << (attempt - 1));
-        }
-        status = perform_once(u, ms, msg, sizeof msg, &transport);
-        if (attempt == 0)
-            note_first_try(u->r, status, transport);
-        if (!retryable(status) || (status < 0 && !transport))
-            break;
-    }
-    if (status < 0)
-        record_error(u->r, transport, "%s: %s", what, msg);
-    return status;
 }
 
 /* The string field key of obj copied into dst; false when absent, not a
@@ -272,7 +96,7 @@ static bool cart_matches(json_object *obj, const int want[PROBE_CART_LINES])
 
 /* Judges what a read showed of the value, the log-in and the cart against
  * what the POSTs that succeeded put in. */
-static void judge_state(struct run *u, json_object *obj)
+static void judge_state(struct client_state *u, json_object *obj)
 {
     struct client_result *r = u->r;
     json_object *v = NULL;
@@ -301,8 +125,8 @@ static void judge_state(struct run *u, json_object *obj)
 
 /* Books one well-formed answer: host, id continuity, count continuity, and
  * the value, log-in and cart it showed. */
-static void observe(struct run *u, long n, const char *id, const char *host, long long count,
-                    json_object *obj, double ms)
+static void observe(struct client_state *u, long n, const char *id, const char *host,
+                    long long count, json_object *obj, double ms)
 {
     struct client_result *r = u->r;
     r->ok++;
@@ -344,7 +168,7 @@ static void pace(const struct probe_opts *o, long long t0_ns, long n)
 }
 
 /* One GET /api/session. */
-static void read_session(struct run *u, long n)
+static void read_session(struct client_state *u, long n)
 {
     struct client_result *r = u->r;
     char what[64];
@@ -353,16 +177,16 @@ static void read_session(struct run *u, long n)
     curl_easy_setopt(u->h, CURLOPT_URL, u->api_url);
     curl_easy_setopt(u->h, CURLOPT_HTTPGET, 1L);
     double ms = 0;
-    long status = perform(u, what, &ms);
+    long status = client_http_perform(u, what, &ms);
     if (status < 0)
         return;
     if (status != 200) {
-        record_error(r, false, "%s: HTTP %ld from %s", what, status, u->api_url);
+        client_record_error(r, false, "%s: HTTP %ld from %s", what, status, u->api_url);
         return;
     }
     json_tokener *tok = json_tokener_new();
     if (!tok) {
-        record_error(r, false, "%s: out of memory", what);
+        client_record_error(r, false, "%s: out of memory", what);
         return;
     }
     json_object *obj = json_tokener_parse_ex(tok, u->body.data, (int)u->body.len);
@@ -377,93 +201,13 @@ static void read_session(struct run *u, long n)
         !json_object_object_get_ex(obj, "access_count", &count) ||
         !json_object_is_type(count, json_type_int) ||
         !json_object_object_get_ex(obj, "value", &value)) {
-        record_error(r, false, "%s: not the /api/session JSON (%.60s)", what, u->body.data);
+        client_record_error(r, false, "%s: not the /api/session JSON (%.60s)", what, u->body.data);
         json_object_put(obj);
         return;
     }
     snprintf(r->store, sizeof r->store, "%s", store);
     observe(u, n, id, host, (long long)json_object_get_int64(count), obj, ms);
     json_object_put(obj);
-}
-
-/* POSTs form (application/x-www-form-urlencoded, curl's default) to url;
- * the app answers 303 on success. False after recording the failure. */
-static bool post_form(struct run *u, const char *url, const char *what, const char *form)
-{
-    curl_easy_setopt(u->h, CURLOPT_URL, url);
-    curl_easy_setopt(u->h, CURLOPT_POSTFIELDS, form);
-    double ms = 0;
-    long status = perform(u, what, &ms);
-    curl_easy_setopt(u->h, CURLOPT_POSTFIELDS, NULL);
-    if (status < 0)
-        return false;
-    if (status != 303) {
-        record_error(u->r, false, "%s: HTTP %ld from %s (expected 303)", what, status, url);
-        return false;
-    }
-    return true;
-}
-
-/* POSTs FIELD=escaped(text) to url. */
-static bool post_field(struct run *u, const char *url, const char *what, const char *field,
-                       const char *text)
-{
-    char *esc = curl_easy_escape(u->h, text, 0);
-    size_t cap = esc ? strlen(field) + strlen(esc) + 2 : 0;
-    char *form = esc ? malloc(cap) : NULL;
-    if (!form) {
-        curl_free(esc);
-        record_error(u->r, false, "%s: out of memory", what);
-        return false;
-    }
-    snprintf(form, cap, "%s=%s", field, esc);
-    curl_free(esc);
-    bool ok = post_form(u, url, what, form);
-    free(form);
-    return ok;
-}
-
-/* POST /setSession value=V. */
-static void set_value(struct run *u)
-{
-    u->r->value = VALUE_LOST;
-    if (post_field(u, u->set_url, "set", "value", u->o->set_value)) {
-        u->r->value = VALUE_KEPT;
-        u->value_set = true;
-    }
-}
-
-/* POST /login user=LOGIN-index: the answer's Set-Cookie (a new session id:
- * the app rotates it) goes into the jar like any other. */
-static void log_in(struct run *u)
-{
-    struct client_result *r = u->r;
-    r->login = VALUE_LOST;
-    snprintf(r->user, sizeof r->user, "%s-%d", u->o->login, r->index);
-    if (post_field(u, u->login_url, "login", "user", r->user)) {
-        r->login = VALUE_KEPT;
-        u->logged_in = true;
-    }
-}
-
-/* POST /cart item=I&action=add o->cart times, I cycling through
- * probe_cart_items; stops at the first add that fails (the cart is then
- * lost: what it should hold is unknown). */
-static void fill_cart(struct run *u)
-{
-    struct client_result *r = u->r;
-    r->cart = VALUE_LOST;
-    for (long k = 0; k < u->o->cart; k++) {
-        int i = (int)(k % PROBE_CART_LINES);
-        char form[64], what[32];
-        snprintf(form, sizeof form, "item=%s&action=add", probe_cart_items[i]);
-        snprintf(what, sizeof what, "cart add %ld", k + 1);
-        if (!post_form(u, u->cart_url, what, form))
-            return;
-        r->cart_qty[i]++;
-    }
-    r->cart = VALUE_KEPT;
-    u->cart_set = true;
 }
 
 int client_run(const struct probe_opts *o, int index, struct client_result *r)
@@ -476,18 +220,18 @@ int client_run(const struct probe_opts *o, int index, struct client_result *r)
     r->latency_ms = calloc((size_t)o->requests, sizeof *r->latency_ms);
     if (o->trace)
         r->trace = calloc((size_t)o->requests, sizeof *r->trace);
-    struct run u = {.o = o, .r = r};
+    struct client_state u = {.o = o, .r = r};
     int rc = -1;
     if (!r->latency_ms || (o->trace && !r->trace)) {
         snprintf(r->first_error, PROBE_ERR_MAX, "out of memory setting up the client");
         goto out;
     }
-    if (setup(&u) < 0)
+    if (client_http_setup(&u) < 0)
         goto out;
     if (o->login)
-        log_in(&u);
+        client_post_login(&u);
     if (o->cart > 0)
-        fill_cart(&u);
+        client_post_cart(&u);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long long t0_ns = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
@@ -495,17 +239,14 @@ int client_run(const struct probe_opts *o, int index, struct client_result *r)
         pace(o, t0_ns, n);
         read_session(&u, n);
         if (n == 1 && o->set_value)
-            set_value(&u);
+            client_post_value(&u);
     }
     r->count_ok = r->count_ok && r->ok == o->requests;
     r->continuous = r->errors == 0 && r->id_changes == 0 && r->count_ok && r->value != VALUE_LOST &&
                     r->login != VALUE_LOST && r->cart != VALUE_LOST;
     rc = 0;
 out:
-    curl_easy_cleanup(u.h);
-    curl_slist_free_all(u.resolve);
-    curl_slist_free_all(u.headers);
-    free(u.body.data);
+    client_http_cleanup(&u);
     return rc;
 }
 

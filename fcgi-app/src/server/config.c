@@ -1,14 +1,10 @@
 #include "config.h"
+#include "config_parse.h"
 
-#include <errno.h>
-#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "store.h"
 
 /* Default worker threads, by store (bench/results: on 2 CPUs the memory
  * store costs least CPU per request with few workers, the Redis store needs
@@ -20,7 +16,8 @@
  * The settings, as a table (nginx's ngx_command_t is the model): one row per
  * setting with its variable, flag, kind, field (offset and size), bounds or
  * allowed bytes, default and help. Generic setters parse each kind; a
- * setting whose check is its own (listen, store, redis-url) has a function.
+ * setting whose check is its own (listen, store, redis-url) has a function
+ * (config_parse.c).
  * Defaults are parsed by the same setters, so a default is valid by
  * construction. --help and the README's table (tests/docs/config-table-test)
  * come from these rows.
@@ -49,107 +46,11 @@ struct setting {
 
 #define FIELD(f) .offset = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
-static int parse_long(const char *val, long lo, long hi, long *out)
-{
-    if (*val == '\0' || strspn(val, "0123456789") != strlen(val))
-        return -1;
-    errno = 0;
-    long v = strtol(val, NULL, 10);
-    if (errno != 0 || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int copy_str(char *dst, size_t cap, const char *val)
-{
-    size_t n = strlen(val);
-    if (n == 0 || n >= cap)
-        return -1;
-    memcpy(dst, val, n + 1);
-    return 0;
-}
-
-static int parse_port(const char *p)
-{
-    long port;
-    return parse_long(p, 1, 65535, &port) == 0 ? (int)port : -1;
-}
-
-/* libfcgi binds IPv4 only and exits when it cannot resolve the host, so the
- * name is checked here, where a failure can name the setting. */
-static bool resolves_ipv4(const char *host, size_t len)
-{
-    char name[LISTEN_MAX];
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (len >= sizeof name)
-        return false;
-    memcpy(name, host, len);
-    name[len] = '\0';
-    if (getaddrinfo(name, NULL, &hints, &res) != 0)
-        return false;
-    freeaddrinfo(res);
-    return true;
-}
-
-static int set_listen(struct config *cfg, const char *val, char *why, size_t len)
-{
-    if (strncmp(val, "unix:", 5) == 0) {
-        const char *path = val + 5;
-        if (path[0] != '/' || strlen(path) >= 108) {
-            snprintf(why, len, "'%s' needs an absolute socket path shorter than 108 bytes", val);
-            return -1;
-        }
-    } else {
-        const char *colon = strrchr(val, ':');
-        size_t hostlen = colon ? (size_t)(colon - val) : 0;
-        if (!colon || parse_port(colon + 1) < 0 ||
-            strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                hostlen) {
-            snprintf(why, len, "'%s' is not HOST:PORT, :PORT or unix:/path (port 1-65535)", val);
-            return -1;
-        }
-        if (hostlen > 0 && !resolves_ipv4(val, hostlen)) {
-            snprintf(why, len, "'%.*s' does not resolve to an IPv4 address", (int)hostlen, val);
-            return -1;
-        }
-    }
-    if (copy_str(cfg->listen, sizeof cfg->listen, val) < 0) {
-        snprintf(why, len, "value is empty or too long");
-        return -1;
-    }
-    return 0;
-}
-
-static int set_store(struct config *cfg, const char *val, char *why, size_t len)
-{
-    if (store_ops_find(val) == NULL) {
-        snprintf(why, len, "'%s' is not a store (use memory or redis)", val);
-        return -1;
-    }
-    snprintf(cfg->store, sizeof cfg->store, "%s", val);
-    return 0;
-}
-
-static int set_redis_url(struct config *cfg, const char *val, char *why, size_t len)
-{
-    char err[256];
-    if (redis_url_parse(val, &cfg->redis, err, sizeof err) < 0) {
-        snprintf(why, len, "%s", err);
-        return -1;
-    }
-    if (copy_str(cfg->redis_url_text, sizeof cfg->redis_url_text, val) < 0) {
-        snprintf(why, len, "value is too long");
-        return -1;
-    }
-    return 0;
-}
-
 static int set_num(const struct setting *s, struct config *cfg, const char *val, char *why,
                    size_t len)
 {
     long v;
-    if (parse_long(val, s->lo, s->hi, &v) < 0) {
+    if (config_parse_long(val, s->lo, s->hi, &v) < 0) {
         snprintf(why, len, "'%s' is not a whole number%s from %ld to %ld", val, s->what, s->lo,
                  s->hi);
         return -1;
@@ -194,7 +95,8 @@ static bool text_allowed(const char *allowed, const char *val)
 static int set_text(const struct setting *s, struct config *cfg, const char *val, char *why,
                     size_t len)
 {
-    if (!text_allowed(s->allowed, val) || copy_str((char *)cfg + s->offset, s->size, val) < 0) {
+    if (!text_allowed(s->allowed, val) ||
+        config_copy_str((char *)cfg + s->offset, s->size, val) < 0) {
         snprintf(why, len, "'%s' must be 1-%zu bytes of %s", val, s->size - 1, s->what);
         return -1;
     }
@@ -229,22 +131,23 @@ static const struct setting settings[] = {
     {.env = "SESSIONLAB_LISTEN",
      .flag = "listen",
      .kind = SETTING_FUNC,
-     .parse = set_listen,
+     .parse = config_set_listen,
      .def = "127.0.0.1:9000",
      .help = "FastCGI socket: HOST:PORT, :PORT or unix:/path"},
     {.env = "SESSIONLAB_STORE",
      .flag = "store",
      .kind = SETTING_FUNC,
-     .parse = set_store,
+     .parse = config_set_store,
      .def = "memory",
      .help = "session store: memory or redis"},
     {.env = "SESSIONLAB_REDIS_URL",
      .flag = "redis-url",
      .kind = SETTING_FUNC,
-     .parse = set_redis_url,
+     .parse = config_set_redis_url,
      .def = "redis://127.0.0.1:6379/0",
      .help = "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or "
-             "redis-sentinel://host[:port][,host[:port]...]/master[/db]"},
+             "redis-sentinel://host[:port][,host[:port]...]/master[/db] or "
+             "redis-cluster://host:port[,host:port...]"},
     {.env = "SESSIONLAB_REDIS_TIMEOUT_MS",
      .flag = "redis-timeout-ms",
      .kind = SETTING_NUM,
@@ -399,41 +302,58 @@ static int apply_env(struct config *cfg, char **env, char *err, size_t errlen)
     return 0;
 }
 
+/* --help or --version: its text in out, 1; any other argument: 0. */
+static int info_flag(const char *arg, char *out, size_t outlen)
+{
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        usage(out, outlen);
+        return 1;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        snprintf(out, outlen, "sessionlab-app %s\n", SESSIONLAB_VERSION);
+        return 1;
+    }
+    return 0;
+}
+
+/* Applies argv[*i], --FLAG=VALUE or --FLAG VALUE (then *i moves past the
+ * value). 0, or -1 with err. */
+static int apply_flag(struct config *cfg, int argc, char **argv, int *i, char *err, size_t errlen)
+{
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2) != 0) {
+        snprintf(err, errlen, "unexpected argument '%s' (see --help)", arg);
+        return -1;
+    }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
+    const struct setting *s = find_flag(name, namelen);
+    if (!s) {
+        snprintf(err, errlen, "unknown flag '%.*s' (see --help)", (int)(namelen + 2), arg);
+        return -1;
+    }
+    const char *val = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    char why[512];
+    if (!val) {
+        snprintf(err, errlen, "--%s: needs a value", s->flag);
+        return -1;
+    }
+    if (setting_apply(s, cfg, val, why, sizeof why) < 0) {
+        snprintf(err, errlen, "--%s: %s", s->flag, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* Applies argv; 1 when --help/--version was handled, -1 on a bad flag. */
 static int apply_flags(struct config *cfg, int argc, char **argv, char *out, size_t outlen,
                        char *err, size_t errlen)
 {
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(out, outlen);
+        if (info_flag(argv[i], out, outlen))
             return 1;
-        }
-        if (strcmp(arg, "--version") == 0) {
-            snprintf(out, outlen, "sessionlab-app %s\n", SESSIONLAB_VERSION);
-            return 1;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            snprintf(err, errlen, "unexpected argument '%s' (see --help)", arg);
+        if (apply_flag(cfg, argc, argv, &i, err, errlen) < 0)
             return -1;
-        }
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
-        const struct setting *s = find_flag(name, namelen);
-        if (!s) {
-            snprintf(err, errlen, "unknown flag '%.*s' (see --help)", (int)(namelen + 2), arg);
-            return -1;
-        }
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        char why[512];
-        if (!val) {
-            snprintf(err, errlen, "--%s: needs a value", s->flag);
-            return -1;
-        }
-        if (setting_apply(s, cfg, val, why, sizeof why) < 0) {
-            snprintf(err, errlen, "--%s: %s", s->flag, why);
-            return -1;
-        }
     }
     return 0;
 }

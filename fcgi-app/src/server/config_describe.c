@@ -4,21 +4,31 @@
 
 #include "config.h"
 
-/* "host:port", "unix:/path" or "sentinel:master@h1:p1,h2:p2". */
+/* Appends "h1:p1,h2:p2" of the n endpoints at buf + n0; the new length. */
+static size_t describe_list(const struct redis_endpoint *e, int count, char *buf, size_t n0,
+                            size_t len)
+{
+    size_t n = n0;
+    for (int i = 0; i < count && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s:%d", i ? "," : "", e[i].host, e[i].port);
+    return n;
+}
+
+/* "host:port", "unix:/path", "sentinel:master@h1:p1,h2:p2" or
+ * "cluster:h1:p1,h2:p2" (the seeds). */
 static void describe_redis(const struct redis_url *r, char *buf, size_t len)
 {
     if (r->kind == REDIS_URL_UNIX) {
         snprintf(buf, len, "unix:%s", r->path);
-        return;
-    }
-    if (r->sentinel_n == 0) {
+    } else if (r->cluster_n > 0) {
+        size_t n = (size_t)snprintf(buf, len, "cluster:");
+        describe_list(r->cluster_seeds, r->cluster_n, buf, n, len);
+    } else if (r->sentinel_n > 0) {
+        size_t n = (size_t)snprintf(buf, len, "sentinel:%s@", r->master_name);
+        describe_list(r->sentinels, r->sentinel_n, buf, n, len);
+    } else {
         snprintf(buf, len, "%s:%d", r->host, r->port);
-        return;
     }
-    size_t n = (size_t)snprintf(buf, len, "sentinel:%s@", r->master_name);
-    for (int i = 0; i < r->sentinel_n && n < len; i++)
-        n += (size_t)snprintf(buf + n, len - n, "%s%s:%d", i ? "," : "", r->sentinels[i].host,
-                              r->sentinels[i].port);
 }
 
 void config_describe(const struct config *cfg, char *buf, size_t len)

@@ -175,11 +175,16 @@ async function startApp({ port, store = 'memory', redisPort, instance, env = {},
   return p;
 }
 
-async function startNginx({ port, servers, affinity = 'none', logDir }) {
+/**
+ * nginx as the local load balancer in front of `servers`; `extraArgs` go to
+ * render-nginx-conf as they are (e.g. the --redis-tls options).
+ */
+async function startNginx({ port, servers, affinity = 'none', logDir, extraArgs = [] }) {
   port = port || await freePort();
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'sl-nginx-'));
   const args = [prefix, '--role', 'lb', '--port', String(port), '--affinity', affinity];
   for (const s of servers) args.push('--server', s);
+  args.push(...extraArgs);
   execFileSync(RENDER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const p = new Proc('nginx', 'nginx', ['-p', `${prefix}/`, '-c', `${prefix}/conf/nginx.conf`,
     '-e', 'stderr', '-g', 'daemon off;'], { logDir });

@@ -299,6 +299,8 @@ int redis_conn_send(struct redis_conn *conn, struct rpipe_op *const *ops, int n)
         size_t lens[RPIPE_ARGS_MAX];
         memcpy(argv, op->argv, sizeof argv);
         memcpy(lens, op->lens, sizeof lens);
+        if (op->asking && redisAppendCommand(conn->ctx, "ASKING") != REDIS_OK)
+            return conn_fail_io(conn, conn->ctx);
         if (op->script) { /* conn->sha is set by the handshake */
             argv[1] = conn->sha;
             lens[1] = REDIS_SHA_LEN;

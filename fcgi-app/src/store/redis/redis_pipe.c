@@ -74,14 +74,34 @@ static void batch_booked(int n, long long rtt_ns)
     add(&rtt_sum_ns, rtt_ns > 0 ? (unsigned long long)rtt_ns : 0);
 }
 
-void rpipe_render_metrics(struct buf *b, struct rpipe *pipes, int n)
+void rpipe_render_breaker_head(struct buf *b)
 {
     buf_puts(b, "# HELP sessionlab_redis_breaker Each connection's circuit breaker: "
                 "0 closed, 1 open (failing fast), 2 probing.\n"
                 "# TYPE sessionlab_redis_breaker gauge\n");
-    for (int i = 0; i < n; i++)
-        buf_printf(b, "sessionlab_redis_breaker{connection=\"%d\"} %d\n", i,
-                   (int)rpipe_breaker_state(&pipes[i]));
+}
+
+void rpipe_render_breakers(struct buf *b, struct rpipe *pipes, int n, const char *node)
+{
+    for (int i = 0; i < n; i++) {
+        int state = (int)rpipe_breaker_state(&pipes[i]);
+        if (node != NULL)
+            buf_printf(b, "sessionlab_redis_breaker{node=\"%s\",connection=\"%d\"} %d\n", node, i,
+                       state);
+        else
+            buf_printf(b, "sessionlab_redis_breaker{connection=\"%d\"} %d\n", i, state);
+    }
+}
+
+void rpipe_render_metrics(struct buf *b, struct rpipe *pipes, int n)
+{
+    rpipe_render_breaker_head(b);
+    rpipe_render_breakers(b, pipes, n, NULL);
+    rpipe_render_batches(b);
+}
+
+void rpipe_render_batches(struct buf *b)
+{
     buf_puts(b, "# HELP sessionlab_redis_batch_size Commands sent in one write.\n"
                 "# TYPE sessionlab_redis_batch_size histogram\n");
     unsigned long long cum = 0;
@@ -173,6 +193,11 @@ static int run_batch(struct rpipe *p, struct rpipe_op **batch, int n, bool *ok, 
         return 0;
     bool unusable = false;
     for (int i = 0; i < n; i++) {
+        redisReply *ok_reply = NULL; /* ASKING's +OK goes first */
+        if (batch[i]->asking && t->recv(t->ctx, &ok_reply, err, errlen) < 0)
+            return i;
+        if (ok_reply != NULL)
+            freeReplyObject(ok_reply);
         if (t->recv(t->ctx, &batch[i]->reply, err, errlen) < 0)
             return i;
         if (rpipe_reply_unusable(batch[i]->reply) && !unusable) {

@@ -34,7 +34,7 @@
 #define RPIPE_BACKOFF_MIN_MS 100
 /* The cap keeps the first success at most this long after Redis is back. */
 #define RPIPE_BACKOFF_MAX_MS 400
-#define RPIPE_ARGS_MAX 12
+#define RPIPE_ARGS_MAX 13
 
 /* One command and, once done, its reply or why it failed. */
 struct rpipe_op {
@@ -42,6 +42,7 @@ struct rpipe_op {
     const char *argv[RPIPE_ARGS_MAX];
     size_t lens[RPIPE_ARGS_MAX];
     bool script; /* argv[1] is replaced by the script's SHA1 */
+    bool asking; /* sent right after ASKING on the same connection (cluster.c) */
     /* Filled by the pipe: */
     redisReply *reply;       /* any reply, error replies too (caller frees) */
     char err[RPIPE_ERR_MAX]; /* when rpipe_call returned -1 */
@@ -100,5 +101,12 @@ enum rpipe_breaker rpipe_breaker_state(struct rpipe *p);
 /* For /metrics: each pipe's breaker state, the process's batch sizes and
  * batch round-trip times as Prometheus histograms. */
 void rpipe_render_metrics(struct buf *b, struct rpipe *pipes, int n);
+
+/* The parts of rpipe_render_metrics, for a store with pipes to several
+ * nodes: the breaker gauge's HELP and TYPE; the breakers of n pipes
+ * (labelled node="node" when node is not NULL); the batch histograms. */
+void rpipe_render_breaker_head(struct buf *b);
+void rpipe_render_breakers(struct buf *b, struct rpipe *pipes, int n, const char *node);
+void rpipe_render_batches(struct buf *b);
 
 #endif

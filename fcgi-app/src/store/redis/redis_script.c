@@ -1,13 +1,8 @@
-/* The Lua script behind every Redis session operation, and its replies. */
+/* The Lua script behind every Redis session operation (its replies are
+ * read by redis_script_reply.c). */
 #include "redis_script.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "cart.h"
-#include "user.h"
+#include "bounds.h"
 
 #define RS_STR(x) #x
 #define RS_XSTR(x) RS_STR(x)
@@ -18,30 +13,47 @@
  * session and its rotated successor (sid_generate_sibling keeps the tag) in
  * one Redis Cluster slot, so login's RENAME never crosses slots. ARGV[1] is
  * the operation, ARGV[2] the TTL in seconds, ARGV[3] the absolute lifetime
- * in seconds (0: none); the operation's own arguments follow.
- *   touch  ARGV[4] instance, ARGV[5] SERVED_MAX: nil when the key is absent,
+ * in seconds (0: none), ARGV[4] the mode: 's' for one node (single Redis or
+ * Sentinel: the script also keeps the per-user index and adopts 0.1 keys),
+ * 'c' for a Redis Cluster (the script touches its KEYS only; the store
+ * keeps the index with separate commands, store_redis_index.c). The
+ * operation's own arguments follow.
+ *   touch  ARGV[5] instance, ARGV[6] SERVED_MAX: nil when the key is absent,
  *          else count+1, instance prepended to served, the view (below).
- *   create ARGV[4] instance, ARGV[5] SERVED_MAX: 0 when the key exists,
+ *   create ARGV[5] instance, ARGV[6] SERVED_MAX: 0 when the key exists,
  *          else count 1, served = instance, the view.
- *   set    ARGV[4] value, ARGV[5] vtime, ARGV[6] "1" to create: 0 when the
+ *   set    ARGV[5] value, ARGV[6] vtime, ARGV[7] "1" to create: 0 when the
  *          key is absent and not created, else 1 (a new hash gets count 0).
  *   login  KEYS[1] the old session (KEYS[2] itself when there is none),
- *          KEYS[2] the new one; ARGV[4] user, ARGV[5] USER_SESSIONS_MAX:
- *          0 when the new key exists (nothing changed); 1 when a live old
- *          session was renamed to the new key (count, value, cart and born
- *          kept; the old id leaves its previous user's index); 2 when the
- *          new key was created (count 0). Either way the new session is
- *          logged in as user and joins user's index.
- *   logout ARGV[4] "1" for every session of the user: {existed 0/1, ended}.
- *          Deletes the session and takes it out of its user's index; with
- *          "1" also deletes every session in that index and the index.
- *          The store's destroy is logout without "1".
- *   cart   ARGV[4] item name, ARGV[5] delta (+1/-1), ARGV[6] "1" to create,
- *          ARGV[7] CART_LINES_MAX, ARGV[8] CART_QTY_MAX: like set, 1 done,
+ *          KEYS[2] the new one; ARGV[5] user, ARGV[6] USER_SESSIONS_MAX:
+ *          {code, previous user or ''}: code 0 when the new key exists
+ *          (nothing changed); 1 when a live old session was renamed to the
+ *          new key (count, value, cart and born kept); 2 when the new key
+ *          was created (count 0). Either way the new session is logged in
+ *          as user; in mode 's' the old id also leaves its previous user's
+ *          index and the new one joins user's.
+ *   logout ARGV[5] "1" for every session of the user: {existed 0/1, ended,
+ *          user or ''}. Deletes the session; in mode 's' also takes it out
+ *          of its user's index, and with "1" deletes every session in that
+ *          index and the index. The store's destroy is logout without "1".
+ *   cart   ARGV[5] item name, ARGV[6] delta (+1/-1), ARGV[7] "1" to create,
+ *          ARGV[8] CART_LINES_MAX, ARGV[9] CART_QTY_MAX: like set, 1 done,
  *          0 absent and not created, 2 refused by a limit (nothing changed).
+ * Cluster-mode operations on other keys (each one command in that key's slot):
+ *   index_add  KEYS[1] a user's index, ARGV[5] session id, ARGV[6] cap:
+ *          pops the oldest members while it holds cap, adds the id, keeps
+ *          the index at least 2 x TTL; returns the popped ids (the store
+ *          ends those sessions).
+ *   index_keep KEYS[1] a user's index: keeps it at least 2 x TTL; 1.
+ *   end_member KEYS[1] a session, ARGV[5] user: deletes it when it is
+ *          still logged in as user; 1 when deleted, else 0.
  * A view is {count, has_value 0/1, value or '', vtime or '0', served, user
- * or '', cart or ''}: no nil in the table, since Lua would cut the array at
- * the first hole. The cart field is "apple=2,milk=1": lines with qty > 0,
+ * or '', cart or '', index_due 0/1}: no nil in the table, since Lua would
+ * cut the array at the first hole. index_due is 1 (cluster mode only) when
+ * the store should keep the user's index alive (index_keep): at most once
+ * per half TTL per session (the hash's itime), so a view stays one command.
+ * The index is kept 2 x TTL, so it outlives every session that keeps it.
+ * The cart field is "apple=2,milk=1": lines with qty > 0,
  * in the order they were first added (cart_decode does not care); a field
  * cart_decode would call malformed (only possible if something else wrote
  * it) counts as an empty cart here too. Quantities are clamped to
@@ -51,23 +63,25 @@
  *
  * Per-user index: a ZSET prefix .. 'user:' .. NAME, member = session id,
  * score = login time in microseconds (Redis TIME: logins within one second
- * keep their order, so the cap ends the oldest). The prefix is read off KEYS[1] (its
- * layout is fixed above) rather than passed: the cart op already uses every
- * argument a pipelined command may carry (RPIPE_ARGS_MAX). login prunes
- * members whose key is gone and, while the index holds USER_SESSIONS_MAX,
- * ends the oldest (ZPOPMIN + DEL) before adding the new id; logout,
- * destroy and the max-age check below remove their member. The index lives
- * at least as long as any session in it: login, and touch/set/cart of a
- * logged-in session, raise its TTL to the idle TTL. That is a TTL check,
- * not EXPIRE ... GT: GT needs Redis 7 (sessionlab accepts 5) and never puts
- * a TTL on a key that has none, as a fresh index. The index is NOT in the
- * session's hash slot: the script touches a key it was not given, which
- * single-node and Sentinel Redis allow and a Redis Cluster refuses (issue 16
- * moves the index to a second command).
+ * keep their order, so the cap ends the oldest). The prefix is read off
+ * KEYS[1] (its layout is fixed above) rather than passed. In mode 's' login
+ * prunes members whose key is gone and, while the index holds
+ * USER_SESSIONS_MAX, ends the oldest (ZPOPMIN + DEL) before adding the new
+ * id; logout, destroy and the max-age check below remove their member. The
+ * index lives at least as long as any session in it: login, and
+ * touch/set/cart of a logged-in session, raise its TTL to the idle TTL.
+ * That is a TTL check, not EXPIRE ... GT: GT needs Redis 7 (sessionlab
+ * accepts 5) and never puts a TTL on a key that has none, as a fresh index.
+ * The index is NOT in the session's hash slot: in mode 's' the script
+ * touches a key it was not given, which single-node and Sentinel Redis
+ * allow; a Redis Cluster refuses it, hence mode 'c'. In mode 'c' members of
+ * ended sessions stay until the cap pops them or a log-out-everywhere reads
+ * them (ending an absent session is a no-op).
  *
- * Sessions of versions before the {tag} layout live at prefix .. id: every
- * operation on an id first renames such a key to its new name (adopt_legacy;
- * one EXISTS when the new key is there), so an upgrade keeps them. Replicas
+ * Sessions of versions before the {tag} layout live at prefix .. id: in mode
+ * 's' every operation on an id first renames such a key to its new name
+ * (adopt_legacy; one EXISTS when the new key is there), so an upgrade keeps
+ * them (0.1 had no cluster mode, so mode 'c' has nothing to adopt). Replicas
  * of the old version still running then no longer find a session a new one
  * adopted: a rolling update from 0.1 moves each user once (docs/architecture.md).
  *
@@ -81,8 +95,7 @@
  */
 const char redis_script_body[] =
     "local k, op, ttl, maxage = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local prefix, id = string.match(k, '^(.*){%x+}(%x+)$')\n"
-    "if not id then return redis.error_reply('sessionlab: key is not prefix{tag}id') end\n"
+    "local lone = ARGV[4] ~= 'c'\n"
     "local clock, micro\n"
     "local function now()\n"
     "  if not clock then\n"
@@ -93,6 +106,30 @@ const char redis_script_body[] =
     "local function now_us()\n"
     "  return now() * 1000000 + micro\n"
     "end\n"
+    "local function raise_ttl(key, secs)\n"
+    "  if redis.call('TTL', key) < secs then redis.call('EXPIRE', key, secs) end\n"
+    "end\n"
+    "if op == 'index_add' then\n"
+    "  local out, cap = {}, tonumber(ARGV[6])\n"
+    "  while redis.call('ZCARD', k) >= cap do\n"
+    "    local m = redis.call('ZPOPMIN', k)[1]\n"
+    "    if not m then break end\n"
+    "    out[#out + 1] = m\n"
+    "  end\n"
+    "  redis.call('ZADD', k, now_us(), ARGV[5])\n"
+    "  raise_ttl(k, 2 * ttl)\n"
+    "  return out\n"
+    "end\n"
+    "if op == 'index_keep' then\n"
+    "  raise_ttl(k, 2 * ttl)\n"
+    "  return 1\n"
+    "end\n"
+    "if op == 'end_member' then\n"
+    "  if redis.call('HGET', k, 'user') ~= ARGV[5] then return 0 end\n"
+    "  return redis.call('DEL', k)\n"
+    "end\n"
+    "local prefix, id = string.match(k, '^(.*){%x+}(%x+)$')\n"
+    "if not id then return redis.error_reply('sessionlab: key is not prefix{tag}id') end\n"
     "local function skey(sid)\n"
     "  return prefix .. '{' .. string.sub(sid, 1, " RS_XSTR(
         SID_TAG_LEN) ") .. '}' .. sid\n"
@@ -101,16 +138,23 @@ const char redis_script_body[] =
                      "  return prefix .. 'user:' .. user\n"
                      "end\n"
                      "local function extend(idx)\n"
-                     "  if redis.call('TTL', idx) < ttl then redis.call('EXPIRE', idx, ttl) end\n"
+                     "  if lone then raise_ttl(idx, ttl) end\n"
                      "end\n"
                      "local function keep_index(key)\n"
                      "  local user = redis.call('HGET', key, 'user')\n"
                      "  if user and user ~= '' then extend(index(user)) end\n"
                      "end\n"
+                     "local function index_due(key, user)\n"
+                     "  if lone or user == '' then return 0 end\n"
+                     "  local t = tonumber(redis.call('HGET', key, 'itime'))\n"
+                     "  if t and now() - t < ttl / 2 then return 0 end\n"
+                     "  redis.call('HSET', key, 'itime', now())\n"
+                     "  return 1\n"
+                     "end\n"
                      "local function drop(key, sid)\n"
                      "  local user = redis.call('HGET', key, 'user')\n"
                      "  redis.call('DEL', key)\n"
-                     "  if user and user ~= '' then redis.call('ZREM', index(user), sid) end\n"
+                     "  if lone and user and user ~= '' then redis.call('ZREM', index(user), sid) end\n"
                      "end\n"
                      "local function born_if_live(key, sid)\n"
                      "  if maxage == 0 then return nil end\n"
@@ -119,7 +163,7 @@ const char redis_script_body[] =
                      "  return born\n"
                      "end\n"
                      "local function adopt_legacy(key, sid)\n"
-                     "  if redis.call('EXISTS', key) == 0 and redis.call('EXISTS', prefix .. sid) == 1 then\n"
+                     "  if lone and redis.call('EXISTS', key) == 0 and redis.call('EXISTS', prefix .. sid) == 1 then\n"
                      "    redis.call('RENAME', prefix .. sid, key)\n"
                      "  end\n"
                      "end\n"
@@ -152,50 +196,55 @@ const char redis_script_body[] =
                      "  if redis.call('EXPIRE', k, ttl_for(born)) == 0 then return false end\n"
                      "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
                      "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served', 'user', 'cart')\n"
-                     "  local out, max = {ARGV[4]}, tonumber(ARGV[5])\n"
+                     "  local out, max = {ARGV[5]}, tonumber(ARGV[6])\n"
                      "  for e in string.gmatch(f[3] or '', '[^\\n]+') do\n"
                      "    if #out >= max then break end; out[#out + 1] = e\n"
                      "  end\n"
                      "  local served = table.concat(out, '\\n')\n"
                      "  redis.call('HSET', k, 'served', served)\n"
-                     "  if f[4] and f[4] ~= '' then extend(index(f[4])) end\n"
-                     "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served, f[4] or '', f[5] or ''}\n"
+                     "  local user = f[4] or ''\n"
+                     "  if user ~= '' then extend(index(user)) end\n"
+                     "  return {n, f[1] and 1 or 0, f[1] or '', f[2] or '0', served, user, f[5] or '', index_due(k, user)}\n"
                      "end\n"
                      "if op == 'create' then\n"
                      "  if redis.call('EXISTS', k) == 1 then return 0 end\n"
-                     "  redis.call('HSET', k, 'count', 1, 'served', ARGV[4], 'born', now())\n"
+                     "  redis.call('HSET', k, 'count', 1, 'served', ARGV[5], 'born', now())\n"
                      "  redis.call('EXPIRE', k, ttl_for(now()))\n"
-                     "  return {1, 0, '', '0', ARGV[4], '', ''}\n"
+                     "  return {1, 0, '', '0', ARGV[5], '', '', 0}\n"
                      "end\n"
                      "if op == 'set' then\n"
                      "  adopt_legacy(k, id)\n"
                      "  local born = born_if_live(k, id)\n"
-                     "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
-                     "  redis.call('HSET', k, 'value', ARGV[4], 'vtime', ARGV[5])\n"
+                     "  if redis.call('EXISTS', k) == 0 and ARGV[7] ~= '1' then return 0 end\n"
+                     "  redis.call('HSET', k, 'value', ARGV[5], 'vtime', ARGV[6])\n"
                      "  born = created(k) or born\n"
                      "  redis.call('EXPIRE', k, ttl_for(born))\n"
                      "  keep_index(k)\n"
                      "  return 1\n"
                      "end\n"
                      "if op == 'login' then\n"
-                     "  local new, user, cap = KEYS[2], ARGV[4], tonumber(ARGV[5])\n"
+                     "  local new, user, cap = KEYS[2], ARGV[5], tonumber(ARGV[6])\n"
                      "  local nid = string.match(new or '', '}(%x+)$')\n"
                      "  if not nid then return redis.error_reply('sessionlab: login needs KEYS[2]') end\n"
-                     "  if redis.call('EXISTS', new) == 1 then return 0 end\n"
-                     "  local born, rotated = nil, 0\n"
+                     "  if redis.call('EXISTS', new) == 1 then return {0, ''} end\n"
+                     "  local born, rotated, prev = nil, 0, ''\n"
                      "  if k ~= new then\n"
                      "    adopt_legacy(k, id)\n"
                      "    born = born_if_live(k, id)\n"
                      "    if redis.call('EXISTS', k) == 1 then\n"
-                     "      local prev = redis.call('HGET', k, 'user')\n"
+                     "      prev = redis.call('HGET', k, 'user') or ''\n"
                      "      redis.call('RENAME', k, new)\n"
-                     "      if prev and prev ~= '' then redis.call('ZREM', index(prev), id) end\n"
+                     "      if lone and prev ~= '' then redis.call('ZREM', index(prev), id) end\n"
                      "      rotated = 1\n"
                      "    end\n"
                      "  end\n"
                      "  born = created(new) or born\n"
                      "  redis.call('HSET', new, 'user', user)\n"
                      "  redis.call('EXPIRE', new, ttl_for(born))\n"
+                     "  if not lone then\n"
+                     "    redis.call('HSET', new, 'itime', now())\n"
+                     "    return {2 - rotated, prev}\n"
+                     "  end\n"
                      "  local idx = index(user)\n"
                      "  for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do\n"
                      "    if redis.call('EXISTS', skey(m)) == 0 then redis.call('ZREM', idx, m) end\n"
@@ -207,31 +256,31 @@ const char redis_script_body[] =
                      "  end\n"
                      "  redis.call('ZADD', idx, now_us(), nid)\n"
                      "  extend(idx)\n"
-                     "  return 2 - rotated\n"
+                     "  return {2 - rotated, prev}\n"
                      "end\n"
                      "if op == 'logout' then\n"
                      "  adopt_legacy(k, id)\n"
                      "  born_if_live(k, id)\n"
-                     "  local user = redis.call('HGET', k, 'user')\n"
+                     "  local user = redis.call('HGET', k, 'user') or ''\n"
                      "  local existed = redis.call('DEL', k)\n"
                      "  local ended = existed\n"
-                     "  if user and user ~= '' then\n"
+                     "  if lone and user ~= '' then\n"
                      "    local idx = index(user)\n"
-                     "    if ARGV[4] ~= '1' then redis.call('ZREM', idx, id); return {existed, ended} end\n"
+                     "    if ARGV[5] ~= '1' then redis.call('ZREM', idx, id); return {existed, ended, user} end\n"
                      "    for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do\n"
                      "      local mk = skey(m)\n"
                      "      if redis.call('HGET', mk, 'user') == user then ended = ended + redis.call('DEL', mk) end\n"
                      "    end\n"
                      "    redis.call('DEL', idx)\n"
                      "  end\n"
-                     "  return {existed, ended}\n"
+                     "  return {existed, ended, user}\n"
                      "end\n"
                      "if op == 'cart' then\n"
                      "  adopt_legacy(k, id)\n"
                      "  local born = born_if_live(k, id)\n"
-                     "  if redis.call('EXISTS', k) == 0 and ARGV[6] ~= '1' then return 0 end\n"
-                     "  local item, delta = ARGV[4], tonumber(ARGV[5])\n"
-                     "  local lmax, qmax = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+                     "  if redis.call('EXISTS', k) == 0 and ARGV[7] ~= '1' then return 0 end\n"
+                     "  local item, delta = ARGV[5], tonumber(ARGV[6])\n"
+                     "  local lmax, qmax = tonumber(ARGV[8]), tonumber(ARGV[9])\n"
                      "  local names, qty = cart_read(redis.call('HGET', k, 'cart') or '', qmax)\n"
                      "  local lines = 0\n"
                      "  for _, name in ipairs(names) do\n"
@@ -255,91 +304,3 @@ const char redis_script_body[] =
                      "  return 1\n"
                      "end\n"
                      "return redis.error_reply('sessionlab: unknown operation')\n";
-
-/* Parses a string reply holding a decimal integer. 0 or -1. */
-static int reply_ll(const redisReply *r, long long *out)
-{
-    char buf[32];
-    char *end;
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len >= sizeof buf)
-        return -1;
-    memcpy(buf, r->str, r->len);
-    buf[r->len] = '\0';
-    errno = 0;
-    *out = strtoll(buf, &end, 10);
-    return errno != 0 || *end != '\0' ? -1 : 0;
-}
-
-/*
- * Splits served ("a\nb\n...") into out->served_by: empty entries skipped,
- * each name cut to INSTANCE_MAX bytes, at most SERVED_MAX names kept.
- */
-static void parse_served(const char *s, size_t len, struct session *out)
-{
-    size_t i = 0;
-    out->served_n = 0;
-    while (i < len && out->served_n < SERVED_MAX) {
-        const char *nl = memchr(s + i, '\n', len - i);
-        size_t n = nl != NULL ? (size_t)(nl - (s + i)) : len - i;
-        if (n > 0) {
-            size_t k = n > INSTANCE_MAX ? INSTANCE_MAX : n;
-            memcpy(out->served_by[out->served_n], s + i, k);
-            out->served_by[out->served_n++][k] = '\0';
-        }
-        i += n + 1;
-    }
-}
-
-/* Copies a user name from the reply: one that is not a valid name (only
- * possible if something else wrote the hash) reads as logged out. */
-static void parse_user(const redisReply *r, struct session *out)
-{
-    out->user[0] = '\0';
-    if (r->len > 0 && r->len <= USER_MAX && user_name_valid(r->str, r->len)) {
-        memcpy(out->user, r->str, r->len);
-        out->user[r->len] = '\0';
-    }
-}
-
-/*
- * Fills *out from a script view {count, has_value, value, vtime, served,
- * user, cart}. Nothing in the reply is trusted: types and the element
- * count are checked and every copy is bounded. A stored value longer than
- * VALUE_MAX (only possible if something else wrote the hash) is truncated
- * to VALUE_MAX, a bad user name reads as logged out and a malformed cart as
- * empty, so the page still renders. 0, or -1 when the reply has another
- * shape.
- */
-int redis_script_view(const redisReply *r, const char *id, struct session *out)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7)
-        return -1;
-    redisReply **e = r->element;
-    if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_INTEGER ||
-        e[2]->type != REDIS_REPLY_STRING || e[4]->type != REDIS_REPLY_STRING ||
-        e[5]->type != REDIS_REPLY_STRING || e[6]->type != REDIS_REPLY_STRING ||
-        reply_ll(e[3], &out->value_time) != 0)
-        return -1;
-    snprintf(out->id, sizeof out->id, "%s", id);
-    out->count = e[0]->integer;
-    out->has_value = e[1]->integer != 0;
-    out->value_len = e[2]->len > VALUE_MAX ? VALUE_MAX : e[2]->len;
-    memcpy(out->value, e[2]->str, out->value_len);
-    out->value[out->value_len] = '\0';
-    parse_served(e[4]->str, e[4]->len, out);
-    parse_user(e[5], out);
-    (void)cart_decode(e[6]->str, e[6]->len, out->cart); /* -1: all 0, an empty cart */
-    return 0;
-}
-
-int redis_script_logout(const redisReply *r, long long *existed, long long *ended)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER)
-        return -1;
-    *existed = r->element[0]->integer;
-    *ended = r->element[1]->integer;
-    if (*existed < 0 || *existed > 1 || *ended < *existed)
-        return -1;
-    return 0;
-}

@@ -191,31 +191,34 @@ static int parse_tcp(const char *s, struct redis_url *u, char *err, size_t errle
 }
 
 /*
- * Parses the comma-separated sentinel list s[0..n) into u->sentinels; the
- * first one is also copied to u->host/u->port (see redis_url.h).
+ * Parses the comma-separated list s[0..n) of at most max host[:port]
+ * (default defport) into list and *count; the first one is also copied to
+ * u->host/u->port (see redis_url.h). what names an entry in messages.
  */
-static int parse_sentinels(const char *s, size_t n, struct redis_url *u, char *err, size_t errlen)
+static int parse_endpoints(const char *s, size_t n, int defport, struct redis_endpoint *list,
+                           int *count, int max, const char *what, struct redis_url *u, char *err,
+                           size_t errlen)
 {
     const char *end = s + n;
     const char *p = s;
     for (;;) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *e = comma != NULL ? comma : end;
-        if (u->sentinel_n == REDIS_SENTINELS_MAX)
-            return text_fail(err, errlen, "at most %d sentinels", REDIS_SENTINELS_MAX);
+        if (*count == max)
+            return text_fail(err, errlen, "at most %d %ss", max, what);
         if (e == p)
-            return text_fail(err, errlen, "sentinel host is missing");
-        if (parse_hostport(p, (size_t)(e - p), REDIS_SENTINEL_DEFAULT_PORT, u, err, errlen) != 0)
+            return text_fail(err, errlen, "%s host is missing", what);
+        if (parse_hostport(p, (size_t)(e - p), defport, u, err, errlen) != 0)
             return -1;
-        struct redis_endpoint *ep = &u->sentinels[u->sentinel_n++];
+        struct redis_endpoint *ep = &list[(*count)++];
         memcpy(ep->host, u->host, sizeof ep->host);
         ep->port = u->port;
         if (comma == NULL)
             break;
         p = comma + 1;
     }
-    memcpy(u->host, u->sentinels[0].host, sizeof u->host);
-    u->port = u->sentinels[0].port;
+    memcpy(u->host, list[0].host, sizeof u->host);
+    u->port = list[0].port;
     return 0;
 }
 
@@ -249,12 +252,32 @@ static int parse_sentinel_url(const char *s, struct redis_url *u, char *err, siz
     const char *hp = parse_authority_user(s, alen, u, err, errlen);
     if (hp == NULL)
         return -1;
-    if (parse_sentinels(hp, (size_t)(s + alen - hp), u, err, errlen) != 0)
+    if (parse_endpoints(hp, (size_t)(s + alen - hp), REDIS_SENTINEL_DEFAULT_PORT, u->sentinels,
+                        &u->sentinel_n, REDIS_SENTINELS_MAX, "sentinel", u, err, errlen) != 0)
         return -1;
     if (s[alen] == '\0')
         return text_fail(err, errlen,
                          "master name is missing (redis-sentinel://host:port/master-name)");
     return parse_master(s + alen + 1, u, err, errlen);
+}
+
+/* Parses what follows "redis-cluster://": seed nodes, nothing after them
+ * (a cluster has only db 0). */
+static int parse_cluster_url(const char *s, struct redis_url *u, char *err, size_t errlen)
+{
+    u->kind = REDIS_URL_TCP;
+    size_t alen = strcspn(s, "/?");
+    const char *hp = parse_authority_user(s, alen, u, err, errlen);
+    if (hp == NULL)
+        return -1;
+    if (parse_endpoints(hp, (size_t)(s + alen - hp), REDIS_URL_DEFAULT_PORT, u->cluster_seeds,
+                        &u->cluster_n, REDIS_SEEDS_MAX, "seed node", u, err, errlen) != 0)
+        return -1;
+    if (s[alen] != '\0' && strcmp(s + alen, "/") != 0)
+        return text_fail(err, errlen,
+                         "a Redis Cluster has no databases: nothing may follow the "
+                         "seed nodes (redis-cluster://host:port,host:port)");
+    return 0;
 }
 
 /* Parses what follows "unix:": "/abs/path[?db=N]". */
@@ -284,16 +307,20 @@ static int bad_scheme(const char *text, char *err, size_t errlen)
 {
     size_t n = strcspn(text, ":");
     if (text[n] == '\0' || n == 0 || isdigit((unsigned char)text[n + 1]))
-        return text_fail(err, errlen, "missing scheme (use redis://, redis-sentinel:// or unix:)");
+        return text_fail(
+            err, errlen,
+            "missing scheme (use redis://, redis-sentinel://, redis-cluster:// or unix:)");
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)text[i]) && strchr("+-.", text[i]) == NULL)
-            return text_fail(err, errlen,
-                             "missing scheme (use redis://, redis-sentinel:// or unix:)");
+            return text_fail(
+                err, errlen,
+                "missing scheme (use redis://, redis-sentinel://, redis-cluster:// or unix:)");
     if (n > 32)
         n = 32;
-    return text_fail(err, errlen,
-                     "unsupported scheme '%.*s' (use redis://, redis-sentinel:// or unix:)", (int)n,
-                     text);
+    return text_fail(
+        err, errlen,
+        "unsupported scheme '%.*s' (use redis://, redis-sentinel://, redis-cluster:// or unix:)",
+        (int)n, text);
 }
 
 int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t errlen)
@@ -314,8 +341,12 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t e
         rc = parse_unix(text + 5, &u, err, errlen);
     else if (strncasecmp(text, "redis-sentinel://", 17) == 0)
         rc = parse_sentinel_url(text + 17, &u, err, errlen);
+    else if (strncasecmp(text, "redis-cluster://", 16) == 0)
+        rc = parse_cluster_url(text + 16, &u, err, errlen);
     else if (strncasecmp(text, "rediss://", 9) == 0)
-        rc = text_fail(err, errlen, "rediss:// (TLS) is not supported (use redis:// or unix:)");
+        rc = text_fail(err, errlen,
+                       "rediss:// (TLS) is not spoken by the app: let the pod's nginx carry TLS "
+                       "(docs/containers.md, TLS to managed Redis) and use redis:// to it");
     else if (strncasecmp(text, "redis:", 6) == 0)
         rc = text_fail(err, errlen, "a redis URL must start with redis://");
     else

@@ -3,6 +3,7 @@
  *   redis://[[user]:password@]host[:port][/db]   (host may be [v6addr])
  *   unix:/path[?db=N]
  *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]
+ *   redis-cluster://[[user]:password@]host:port[,host:port...]   (seed nodes)
  * Percent-escapes in user and password are decoded. Parsing validates fully:
  * on error it returns -1 and writes one human sentence to err.
  */
@@ -17,8 +18,9 @@
 #define REDIS_SENTINELS_MAX 8
 #define REDIS_MASTER_NAME_MAX 128
 #define REDIS_SENTINEL_DEFAULT_PORT 26379
+#define REDIS_SEEDS_MAX 8
 
-/* One sentinel's address. */
+/* One sentinel's or cluster seed node's address. */
 struct redis_endpoint {
     char host[REDIS_HOST_MAX]; /* name or address, no brackets */
     int port;                  /* 1..65535, default 26379 */
@@ -45,6 +47,13 @@ struct redis_url {
     int sentinel_n;
     struct redis_endpoint sentinels[REDIS_SENTINELS_MAX];
     char master_name[REDIS_MASTER_NAME_MAX];
+    /*
+     * Cluster form: kind is REDIS_URL_TCP, cluster_n >= 1 seed nodes (the
+     * first also in host/port, as for Sentinel), db 0; the store learns
+     * the other nodes from them (cluster.h). cluster_n == 0 otherwise.
+     */
+    int cluster_n;
+    struct redis_endpoint cluster_seeds[REDIS_SEEDS_MAX];
 };
 
 int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t errlen);

@@ -15,14 +15,14 @@
 static struct fake {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool gate_closed;           /* send blocks while set */
-    int in_send;                /* a send is waiting at the gate */
+    bool gate_closed; /* send blocks while set */
+    int in_send;      /* a send is waiting at the gate */
     int batches, batch_size[SENT_MAX];
-    char *sent[SENT_MAX];       /* argv[0] of every op sent, in order */
+    char *sent[SENT_MAX]; /* argv[0] of every op sent, in order */
     int nsent, nrecv;
-    int fail_recv_at;           /* recv number (1-based) that fails; 0: none */
-    int fail_ensure;            /* ensure fails this many times */
-    const char *error_reply;    /* every reply is this error instead */
+    int fail_recv_at;        /* recv number (1-based) that fails; 0: none */
+    int fail_ensure;         /* ensure fails this many times */
+    const char *error_reply; /* every reply is this error instead */
     int drops;
 } fk;
 
@@ -94,8 +94,10 @@ static void set_up(void)
     memset(&fk, 0, sizeof fk);
     pthread_mutex_init(&fk.lock, NULL);
     pthread_cond_init(&fk.cond, NULL);
-    rpipe_init(&pipe_, (struct rpipe_transport){.ensure = fk_ensure, .send = fk_send,
-                                                .recv = fk_recv, .drop = fk_drop}, 300);
+    rpipe_init(&pipe_,
+               (struct rpipe_transport){
+                   .ensure = fk_ensure, .send = fk_send, .recv = fk_recv, .drop = fk_drop},
+               300);
 }
 
 static void tear_down(void)
@@ -126,6 +128,7 @@ static void *caller(void *arg)
 
 static void start(struct call *c, const char *name)
 {
+    memset(c, 0, sizeof *c); /* an op's unset fields are zero, as callers make them */
     snprintf(c->name, sizeof c->name, "%s", name);
     pthread_create(&c->t, NULL, caller, c);
 }
@@ -278,4 +281,3 @@ Test(redis_pipe, a_readonly_reply_drops_the_connection_and_opens_the_breaker)
     cr_assert_eq(rpipe_breaker_state(&pipe_), RPIPE_OPEN);
     freeReplyObject(c.op.reply);
 }
-

@@ -25,8 +25,7 @@ static void bad(const char *text, const char *want)
     err[0] = '\0';
     int rc = redis_url_parse(text, &u, err, sizeof err);
     cr_assert_eq(rc, -1, "'%s' accepted", text);
-    cr_assert(strstr(err, want) != NULL, "'%s': got '%s', want '%s'", text,
-              err, want);
+    cr_assert(strstr(err, want) != NULL, "'%s': got '%s', want '%s'", text, err, want);
     cr_assert(memcmp(&before, &u, sizeof u) == 0, "'%s': out changed", text);
 }
 
@@ -141,7 +140,7 @@ Test(redis_url, unix_errors)
 Test(redis_url, bad_scheme)
 {
     bad("http://localhost:6379",
-        "unsupported scheme 'http' (use redis://, redis-sentinel:// or unix:)");
+        "unsupported scheme 'http' (use redis://, redis-sentinel://, redis-cluster:// or unix:)");
     bad("rediss://h", "TLS");
     bad("redis:h", "must start with redis://");
     bad("localhost:6379", "missing scheme");
@@ -271,4 +270,39 @@ Test(redis_url, tiny_error_buffer)
     cr_assert_eq(redis_url_parse("http://x", &u, small, sizeof small), -1);
     cr_assert_eq(strlen(small), sizeof small - 1);
     cr_assert_eq(redis_url_parse("http://x", &u, NULL, 0), -1);
+}
+
+Test(redis_url, cluster_seeds)
+{
+    ok("redis-cluster://:s3cret@10.0.0.1:7000,node-2:7001,[::1]:7002");
+    cr_assert_eq(u.kind, REDIS_URL_TCP);
+    cr_assert_eq(u.cluster_n, 3);
+    cr_assert_eq(u.sentinel_n, 0);
+    cr_assert_str_eq(u.cluster_seeds[0].host, "10.0.0.1");
+    cr_assert_eq(u.cluster_seeds[0].port, 7000);
+    cr_assert_str_eq(u.cluster_seeds[1].host, "node-2");
+    cr_assert_str_eq(u.cluster_seeds[2].host, "::1");
+    cr_assert_eq(u.cluster_seeds[2].port, 7002);
+    cr_assert_str_eq(u.password, "s3cret");
+    cr_assert_eq(u.db, 0);
+    cr_assert_str_eq(u.host, "10.0.0.1", "host/port mirror the first seed");
+    cr_assert_eq(u.port, 7000);
+    ok("redis-cluster://h");
+    cr_assert_eq(u.cluster_seeds[0].port, 6379, "a seed's port defaults to 6379");
+    ok("redis-cluster://h:1/");
+    cr_assert_eq(u.cluster_n, 1);
+    ok("redis://h");
+    cr_assert_eq(u.cluster_n, 0, "other forms have no seeds");
+}
+
+Test(redis_url, cluster_errors)
+{
+    bad("redis-cluster://", "seed node host is missing");
+    bad("redis-cluster://h:1,,h:2", "seed node host is missing");
+    bad("redis-cluster://h:1/0", "a Redis Cluster has no databases");
+    bad("redis-cluster://h:1?db=1", "a Redis Cluster has no databases");
+    bad("redis-cluster://h:99999", "port must be 1-65535");
+    bad("redis-cluster://h:1,x y:2", "host may contain only");
+    bad("redis-cluster://a,b,c,d,e,f,g,h,i", "at most 8 seed nodes");
+    bad("redis-cluster://user@h:1", "credentials must be written");
 }
