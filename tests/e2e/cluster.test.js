@@ -19,6 +19,11 @@
 //               promotion (+ REFRESH_SLACK_MS), then 200 again without a
 //               restart; no session written more than 1 s before the kill
 //               lost; no 5xx other than 503
+// Then the failover again on a cluster with Redis's default
+// cluster-require-full-coverage yes (CLUSTERDOWN on every node for a moment:
+// 503s for every primary's sessions, still only until the promotion), and a
+// cluster whose nodes announce a host name (CLUSTER SLOTS, MOVED, ASK name
+// "localhost", as the k8s component's pods announce theirs).
 // Figures go out as test diagnostics ("# ..." lines).
 
 const { test, describe, before, after } = require('node:test');
@@ -634,5 +639,79 @@ describe('redis cluster with cluster-require-full-coverage yes (Redis\'s default
 
   test('failover under load: 503 + Retry-After (CLUSTERDOWN on every node for a moment) only until the promotion', async (t) => {
     await failoverUnderLoad(t, { cluster, s, logDir, partial: false });
+  });
+});
+
+describe('redis cluster announcing host names (as k8s/components/redis-cluster does), 2 app replicas', () => {
+  // cluster-announce-hostname localhost + cluster-preferred-endpoint-type
+  // hostname: CLUSTER SLOTS, MOVED and ASK name "localhost", not an address,
+  // and the seeds are host names too. (localhost is 127.0.0.1 only here.)
+  let cluster;
+  let s;
+  let logDir;
+  before(async () => {
+    logDir = makeLogDir('cluster-names');
+    cluster = await startCluster({ logDir, nodeTimeoutMs: NODE_TIMEOUT_MS, password: PASSWORD, announceHostname: 'localhost' });
+    s = await startStack({ label: 'cluster-names', logDir, store: 'redis', replicas: 2, lowPorts: true,
+      redisUrl: cluster.url({ host: 'localhost' }), appEnv: { SESSIONLAB_REDIS_PREFIX: PREFIX } });
+    await waitFor(async () => (await storeUp(s.port)) === true, { ms: 10000, what: 'sessionlab_store_up 1 over the cluster' });
+  });
+  after(async () => {
+    if (s) await s.stop();
+    if (cluster) await cluster.stop();
+  });
+
+  test('views, sets and a login; a slot migrated under load (ASK and MOVED to "localhost:PORT"): 0 lost, all 200', async (t) => {
+    const slotsText = await cluster.cli(cluster.nodes[0], 'CLUSTER', 'SLOTS');
+    assert.match(slotsText, /^localhost$/m, 'CLUSTER SLOTS names the nodes by host name');
+    const prims = await cluster.primaries();
+    const other = prims.find((p) => !ownsSlot(p, hashSlot('probe')));
+    assert.match(await cluster.cli(other.proc, 'GET', 'probe'), /^MOVED \d+ localhost:\d+$/, 'MOVED names a host name');
+    const made = await spreadSessions(s, prims, 2);
+    const jar = new Jar();
+    assert.equal((await post(s, '/setSession', form({ value: 'named' }), { jar })).status, 303);
+    const { id } = await login(s, 'nina', { jar });
+    for (const app of s.apps) {
+      const j = await directView(app, id);
+      assert.equal(j.user, 'nina');
+      assert.equal(j.value, 'named');
+    }
+    const before = await clusterCounters(s);
+    const sess = made.map((x) => ({ ...x, ok: 1 }));
+    let stop = false;
+    const load = runLoad({
+      clients: sess.length, until: () => stop, pauseMs: 2,
+      step: async (c, i, agent) => {
+        const r = await apiView(s.port, sess[c].cookie, { agent });
+        if (r.status === 200) sess[c].ok++;
+        return r;
+      },
+    });
+    const x0 = sess[0];
+    const to = prims.find((p) => p.id !== x0.owner.id);
+    try {
+      await sleep(200);
+      const m = await cluster.beginMigration(slotOf(x0.id), x0.owner, to);
+      try {
+        await m.moveKeys();
+        await sleep(800);
+      } finally { await m.finish(); }
+      await sleep(500);
+    } finally {
+      stop = true;
+    }
+    const res = await load;
+    const d = await clusterCounters(s);
+    t.diagnostic(`host names: ${res.sent} views, statuses ${JSON.stringify([...res.statuses])}, errors ${res.errors.length}; `
+      + `moved +${d.moved - before.moved} ask +${d.ask - before.ask}`);
+    assert.deepEqual(res.errors, []);
+    assert.deepEqual([...res.statuses.keys()], [200], 'every view 200');
+    for (const [i, x] of sess.entries()) {
+      const j = (await apiView(s.port, x.cookie)).json;
+      assert.equal(j.session_id, x.id, `session ${i} kept`);
+      assert.equal(j.access_count, x.ok + 1, `session ${i}: 0 lost, 0 double`);
+    }
+    assert.ok(d.ask > before.ask, 'ASK to a host name followed');
+    assert.ok(d.moved > before.moved, 'MOVED to a host name followed');
   });
 });

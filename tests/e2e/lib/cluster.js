@@ -97,12 +97,15 @@ const ownsSlot = (n, slot) => n.slots.some(([lo, hi]) => slot >= lo && slot <= h
  * node), name prefix ('redis'), fullCoverage (cluster-require-full-coverage,
  * false: with Redis's default, yes, every node answers CLUSTERDOWN from the
  * moment a primary is marked failed until its replica takes over, so a
- * primary's death stops the sessions of all three, not just its own).
+ * primary's death stops the sessions of all three, not just its own),
+ * announceHostname (a name every node announces, with
+ * cluster-preferred-endpoint-type hostname: CLUSTER SLOTS, MOVED and ASK then
+ * name it instead of 127.0.0.1, as k8s/components/redis-cluster's pods do).
  * Returns the cluster object (see the methods below).
  */
 async function startCluster({ logDir, nodes = 6, replicas = 1, nodeTimeoutMs = 1000, password, name = 'redis',
-  fullCoverage = false } = {}) {
-  const c = new Cluster({ logDir, password, nodeTimeoutMs, fullCoverage });
+  fullCoverage = false, announceHostname } = {}) {
+  const c = new Cluster({ logDir, password, nodeTimeoutMs, fullCoverage, announceHostname });
   try {
     for (let i = 1; i <= nodes; i++) await c.startNode(`${name}-${i}`);
     await cli(['--cluster', 'create', ...c.nodes.map((n) => `127.0.0.1:${n.port}`),
@@ -116,8 +119,9 @@ async function startCluster({ logDir, nodes = 6, replicas = 1, nodeTimeoutMs = 1
 }
 
 class Cluster {
-  constructor({ logDir, password, nodeTimeoutMs, fullCoverage = false }) {
+  constructor({ logDir, password, nodeTimeoutMs, fullCoverage = false, announceHostname }) {
     this.logDir = logDir;
+    this.announceHostname = announceHostname;
     this.fullCoverage = fullCoverage;
     this.password = password;
     this.nodeTimeoutMs = nodeTimeoutMs;
@@ -128,13 +132,16 @@ class Cluster {
     const port = await lowFreePort();
     const busPort = await lowFreePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sl-cluster-'));
-    const auth = this.password ? ['--requirepass', this.password, '--masterauth', this.password] : [];
+    const extra = this.password ? ['--requirepass', this.password, '--masterauth', this.password] : [];
+    if (this.announceHostname) {
+      extra.push('--cluster-announce-hostname', this.announceHostname, '--cluster-preferred-endpoint-type', 'hostname');
+    }
     const p = new Proc(name, 'redis-server', [
       '--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes',
       '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf',
       '--cluster-node-timeout', String(this.nodeTimeoutMs),
       '--cluster-require-full-coverage', this.fullCoverage ? 'yes' : 'no', '--save', '', '--appendonly', 'no',
-      '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes', ...auth,
+      '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes', ...extra,
     ], { logDir: this.logDir });
     p.port = port;
     p.busPort = busPort;
@@ -157,9 +164,9 @@ class Cluster {
   live() { return this.nodes.filter((n) => n.alive); }
 
   /** The seed URL for SESSIONLAB_REDIS_URL: every node, credentials when the cluster has a password. */
-  url({ nodes = this.nodes, password = this.password, user = '' } = {}) {
+  url({ nodes = this.nodes, password = this.password, user = '', host = '127.0.0.1' } = {}) {
     const cred = password ? `${user}:${password}@` : '';
-    return `redis-cluster://${cred}${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+    return `redis-cluster://${cred}${nodes.map((n) => `${host}:${n.port}`).join(',')}`;
   }
 
   /** CLUSTER NODES as seen by `via` (default: the first live node), parsed. */
