@@ -30,7 +30,7 @@ const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const path = require('node:path');
-const { startStack, startApp, makeLogDir, sleep } = require('./lib/stack');
+const { startStack, startApp, makeLogDir, lowFreePort, sleep } = require('./lib/stack');
 const { Jar, form } = require('./lib/http');
 const { runLoad, waitFor, apiView, storeUp } = require('./lib/faults');
 const { firstTries, describeLog, logOffset } = require('./lib/wrk');
@@ -372,11 +372,11 @@ describe('redis cluster store, 3 app replicas', () => {
       }
     });
 
-    test('a wrong password is refused: the app never serves from the cluster without it', async () => {
+    test('a wrong password is refused: the app never serves from the cluster without it', async (t) => {
       const bad = cluster.url({ password: 'not-the-password' });
       let app;
       try {
-        app = await startApp({ store: 'redis', logDir, name: 'app-badpass', instance: 'badpass',
+        app = await startApp({ port: await lowFreePort(), store: 'redis', logDir, name: 'app-badpass', instance: 'badpass',
           env: { SESSIONLAB_REDIS_URL: bad, SESSIONLAB_REDIS_PREFIX: PREFIX } });
       } catch (e) {
         // Refusing to start is fine too, if it says why.
@@ -387,6 +387,7 @@ describe('redis cluster store, 3 app replicas', () => {
         const r = await direct(app, {});
         assert.equal(r.status, 503, `with a wrong password: ${r.status} ${r.body}`);
         assert.equal(r.headers['retry-after'], '1');
+        t.diagnostic(`wrong password: 503; the app's log: ${(app.log().split('\n').find((l) => /error/.test(l)) || '(no error line)').slice(0, 240)}`);
       } finally { await app.stop(); }
     });
   });
