@@ -397,11 +397,12 @@ describe('redis cluster store, 3 app replicas', () => {
     const made = await spreadSessions(s, prims, 2);
     const picked = prims.flatMap((p) => made.filter((x) => x.owner === p).slice(0, 2));
     const ok = picked.map(() => 1);
+    const seen = picked.map(() => []); // the access_count each 200 answered
     const res = await runLoad({
       clients: 48, count: 25,
       step: async (c, i, agent) => {
         const r = await apiView(s.port, picked[c % picked.length].cookie, { agent });
-        if (r.status === 200) ok[c % picked.length]++;
+        if (r.status === 200) { ok[c % picked.length]++; seen[c % picked.length].push(r.json.access_count); }
         return r;
       },
     });
@@ -412,6 +413,8 @@ describe('redis cluster store, 3 app replicas', () => {
       const j = (await apiView(s.port, picked[i].cookie)).json;
       assert.equal(j.new, false);
       assert.equal(j.access_count, ok[i] + 1, `session ${i} on ${picked[i].owner.port}: count = views (0 lost, 0 double)`);
+      assert.deepEqual(seen[i].sort((a, b) => a - b), Array.from({ length: seen[i].length }, (_, k) => k + 2),
+        `session ${i}: each view saw its own count (2, 3, ...): increments are atomic`);
     }
   });
 
