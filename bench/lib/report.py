@@ -258,9 +258,12 @@ def main():
                  "floor", "view"),
                 ("sessionlab memory store", "memory", "returning"),
                 ("sessionlab Redis store", "redis", "returning"),
+                ("sessionlab Redis Cluster store (3 primaries + 3 replicas)", "cluster", "returning"),
                 ("sessionlab memory store, `--workers 1`", "memory-w1", "returning"),
                 ("sessionlab Redis store, `--workers 1`", "redis-w1", "returning")]
         for label, t, w in rows:
+            if t == "cluster" and not runs.all(t, w, c):
+                continue  # bench/run --no-cluster
             rps = runs.med(t, w, c, "rps")
             lost = "–"
             if w == "returning":
@@ -324,7 +327,8 @@ def main():
           f"{fx(g)} ({fx(a, 1)} → {fx(b, 1)} µs) | "
           f"{verdict(vals, lambda c_, x: x <= CPU_GROWTH_MAX, lambda c_: f'{CPU_GROWTH_MAX:.2f}')} |")
     order = [("static", "view"), ("floor", "view"), ("memory", "returning"), ("memory", "new"),
-             ("redis", "returning"), ("redis", "new"), ("memory-w1", "returning"), ("redis-w1", "returning")]
+             ("redis", "returning"), ("redis", "new"), ("cluster", "returning"), ("cluster", "new"),
+             ("memory-w1", "returning"), ("redis-w1", "returning")]
     for t, w in order:
         done = [cc for cc in runs.conns if runs.all(t, w, cc)]
         if not done:
@@ -378,7 +382,8 @@ def main():
     cmds = [num(r.get("redis_client")) / max(1, int(r["views"]))
             for t in ("redis", "redis-w1") for k in runs.by if k[0] == t
             for r in runs.by[k] if r.get("redis_client") and int(r.get("views", 0)) > 0]
-    mon = next((r for r in recs if r["kind"] == "monitor"), None)
+    mon = next((r for r in recs if r["kind"] == "monitor" and r.get("target", "redis") == "redis"), None)
+    mon_cl = next((r for r in recs if r["kind"] == "monitor" and r.get("target") == "cluster"), None)
     if cmds:
         p(f"| Redis: commands a client sends per view | exactly 1 | {min(cmds):.3f} – {max(cmds):.3f} "
           f"(commandstats, every run) | {'**met**' if all(abs(x - 1) < 0.005 for x in cmds) else 'missed'} |")
@@ -387,9 +392,11 @@ def main():
                                                     runs.med(store, "returning", cc, "rps")))
         p(f"| {store}: new visitor requests/s ÷ returning | ≥ 0.90 | {txt} | "
           f"{verdict(vals, lambda cc, v: v >= 0.90, lambda cc: '0.90')} |")
-    for store in APPS + ["memory-w1", "redis-w1"]:
+    for store in APPS + ["memory-w1", "redis-w1", "cluster"]:
         ls = [(int(r["conns"]), int(r["lost"])) for k in runs.by if k[0] == store and k[1] == "returning"
               for r in runs.by[k] if "lost" in r]
+        if store == "cluster" and not ls:
+            continue  # bench/run --no-cluster
         total = sum(max(0, x) for _, x in ls)
         worst = max((x for _, x in ls), default=None)
         p(f"| {store}: lost updates, every run | 0 | {total} lost in {len(ls)} runs (worst run {worst}) | "
@@ -458,6 +465,43 @@ def main():
                           for cc in big) + ".")
         p("")
 
+    # The Redis Cluster against the floor and against single Redis.
+    if any(runs.all("cluster", w, cc) for w in ("returning", "new") for cc in runs.conns):
+        p("## Redis Cluster (3 primaries + 3 replicas)\n")
+        for w in ("returning", "new"):
+            cs = [cc for cc in runs.conns if runs.all("cluster", w, cc)]
+            rps = {cc: runs.med("cluster", w, cc, "rps") for cc in cs}
+            p(f"- {w}, requests/s × floor: "
+              + " · ".join(f"{cc}: {fx(ratio(rps[cc], runs.floor(cc, 'rps')))}" for cc in cs)
+              + "; × single Redis (`redis`, same rounds): "
+              + " · ".join(f"{cc}: {fx(ratio(rps[cc], runs.med('redis', w, cc, 'rps')))}" for cc in cs)
+              + ".")
+        cs = [cc for cc in runs.conns if runs.all("cluster", "returning", cc)]
+        p("- returning, redis CPU µs per view (all 6 nodes) against single Redis: "
+          + " · ".join(f"{cc}: {fx(runs.med('cluster', 'returning', cc, 'redis_cpu_us'), 1)} / "
+                       f"{fx(runs.med('redis', 'returning', cc, 'redis_cpu_us'), 1)}" for cc in cs)
+          + "; app CPU µs per view: "
+          + " · ".join(f"{cc}: {fx(runs.med('cluster', 'returning', cc, 'app_cpu_us'), 1)} / "
+                       f"{fx(runs.med('redis', 'returning', cc, 'app_cpu_us'), 1)}" for cc in cs) + ".")
+        redir = collections.Counter()
+        nrun = 0
+        for k in runs.by:
+            if k[0] == "cluster":
+                for r in runs.by[k]:
+                    nrun += 1
+                    for f in ("cluster_moved", "cluster_ask", "cluster_refreshes"):
+                        redir[f] += int(r.get(f, 0))
+        p(f"- Over {nrun} cluster runs the app followed {redir['cluster_moved']} MOVED and "
+          f"{redir['cluster_ask']} ASK redirections and loaded the slot map {redir['cluster_refreshes']} "
+          f"times (its /metrics; the map it loaded at start not counted).")
+        p(f"\nOn {machine.get('nproc', '?')} shared CPUs a cluster cannot show its scaling: all 6 "
+          "redis-server nodes, nginx, wrk and the app share the same CPUs, and the replicas' "
+          "replication costs CPU there too (it is in the redis CPU figure: FLUSHALL on every primary "
+          "before a run, CONFIG RESETSTAT and CPU time on every node, commands counted on the "
+          "primaries). This figure shows the app's routing overhead (a slot lookup and a connection "
+          "per primary, one EVALSHA per view still), not the capacity of 3 primaries on their own "
+          "cores.\n")
+
     # All runs.
     p("## Every target, every concurrency (medians over rounds)\n")
     p("| target | workload | conns | requests/s | × floor | p50 ms | p99 ms | p99 × floor | errors "
@@ -475,7 +519,8 @@ def main():
     p("\n`static` is nginx answering by itself, `floor` the empty libfcgi responder; errors are wrk's "
       "connect/read/write/timeout errors plus answers with a status ≥ 400, summed over rounds. CPU "
       "µs/request: user+system CPU time of the nginx worker, the app process (all threads) and "
-      "redis-server during the run (/proc/PID/stat, 10 ms ticks) divided by the requests wrk "
+      "redis-server (for `cluster`: its 6 nodes summed) during the run (/proc/PID/stat, 10 ms "
+      "ticks) divided by the requests wrk "
       "completed — less sensitive to other load than requests/s. FastCGI connects: connections the "
       "app accepted during the run (its /metrics `sessionlab_connections_accepted_total`; the floor "
       "has no counter).\n")
@@ -488,7 +533,7 @@ def main():
           f"per view (`{mon['lua_set'].strip(',')}`). One round trip per view.\n")
     p("| target | workload | conns | client commands / view | all commands / view (commandstats, incl. in-script) |")
     p("|---|---|---|---|---|")
-    for t in ("redis", "redis-w1"):
+    for t in ("redis", "redis-w1", "cluster"):
         for w in ("returning", "new"):
             for cc in runs.conns:
                 rs = [r for r in runs.all(t, w, cc) if r.get("redis_total") and int(r.get("views", 0)) > 0]
@@ -497,6 +542,12 @@ def main():
                 cl = statistics.median(int(r["redis_client"]) / int(r["views"]) for r in rs)
                 al = statistics.median(int(r["redis_total"]) / int(r["views"]) for r in rs)
                 p(f"| {t} | {w} | {cc} | {cl:.3f} | {al:.2f} |")
+    if any(runs.all("cluster", w, cc) for w in ("returning", "new") for cc in runs.conns):
+        p("\n`cluster`: commandstats summed over the 3 primaries"
+          + (f"; its MONITOR probe (every primary, {mon_cl['views']} views): commands sent by the app: "
+             f"`{mon_cl['client'].strip(',')}`; run inside the script: "
+             f"{int(mon_cl['lua_commands']) / int(mon_cl['views']):.1f} per view "
+             f"(`{mon_cl['lua_set'].strip(',')}`)" if mon_cl else "") + ".")
     p("")
 
     # Lost updates.
@@ -505,7 +556,7 @@ def main():
       "`in flight` is views the app served after wrk stopped counting (wrk's completed requests vs the app's).\n")
     p("| target | conns | views (median) | lost, worst round | in flight at stop, max |")
     p("|---|---|---|---|---|")
-    for t in APPS + ["memory-w1", "redis-w1"]:
+    for t in APPS + ["memory-w1", "redis-w1", "cluster"]:
         for cc in runs.conns:
             rs = [r for r in runs.all(t, "returning", cc) if "lost" in r]
             if not rs:
@@ -519,9 +570,12 @@ def main():
     p("## Resident memory (VmRSS)\n")
     p("| process | idle | after the rounds |")
     p("|---|---|---|")
-    for t in ["floor"] + APPS + ["memory-w1", "redis-w1", "redis-server"]:
+    for t in ["floor"] + APPS + ["memory-w1", "redis-w1", "redis-server", "cluster", "cluster-nodes"]:
         i, l = rss.get(("idle", t)), rss.get(("loaded", t))
-        p(f"| {t} | {'–' if i is None else f'{i / 1024:.1f} MiB'} | {'–' if l is None else f'{l / 1024:.1f} MiB'} |")
+        if t.startswith("cluster") and i is None and l is None:
+            continue
+        label = "cluster nodes (6, summed)" if t == "cluster-nodes" else t
+        p(f"| {label} | {'–' if i is None else f'{i / 1024:.1f} MiB'} | {'–' if l is None else f'{l / 1024:.1f} MiB'} |")
     if sess:
         p(f"\nA fresh memory-store process holding {int(sess['sessions']):,} live sessions "
           f"(created through nginx, /metrics `sessionlab_sessions_live`): {int(sess['kib']) / 1024:.1f} MiB.")
