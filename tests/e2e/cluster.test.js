@@ -25,6 +25,15 @@
 // cluster whose nodes announce a host name (CLUSTER SLOTS, MOVED, ASK name
 // "localhost", as the k8s component's pods announce theirs).
 // Figures go out as test diagnostics ("# ..." lines).
+//
+// What fails when (run by hand against apps built from /work/main with one
+// change each in cluster.c, 2026-12-01): the app before cluster support
+// (2bc0902) fails every test (the scheme is refused at start); ASK followed
+// without ASKING fails the resharding and host-name tests (503s: the target
+// sends the command back with MOVED); no map reload after a failed call fails
+// both failover tests (503s go on 2.5 s past the promotion, until the load
+// stops); MOVED not counted fails the counter asserts.
+
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
