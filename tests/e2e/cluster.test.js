@@ -32,7 +32,9 @@
 // without ASKING fails the resharding and host-name tests (503s: the target
 // sends the command back with MOVED); no map reload after a failed call fails
 // both failover tests (503s go on 2.5 s past the promotion, until the load
-// stops); MOVED not counted fails the counter asserts.
+// stops); MOVED not counted fails the counter asserts; log out everywhere
+// ending one session per pass of its index (8 passes) fails the log out
+// everywhere test (24 sessions; it passed with the 6-9 it had before).
 
 
 const { test, describe, before, after } = require('node:test');
@@ -61,6 +63,7 @@ const REFRESH_SLACK_MS = 1000;
 const REPLICATION_GRACE_MS = 1000;
 const COUNTERS = ['moved', 'ask', 'refreshes'];
 const EXPIRED = 'SESSION=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax';
+const USER_SESSIONS_MAX = 100; // a login past it ends the user's oldest session
 
 /** Sum of every series of metric `name` (with or without labels) in a /metrics body; NaN when absent. */
 function metricSum(body, name) {
@@ -343,7 +346,9 @@ describe('redis cluster store, 3 app replicas', () => {
       const prims = await cluster.primaries();
       const carol = [];
       const on = new Set();
-      for (let i = 0; (on.size < 3 || carol.length < 6) && i < 60; i++) {
+      // More sessions than one pass of a careless loop might end (the store
+      // ends them in passes of a read of the index), on all 3 primaries.
+      for (let i = 0; (on.size < 3 || carol.length < 24) && i < 60; i++) {
         const id = await directLogin(s.apps[i % 3], 'carol');
         carol.push(id);
         on.add(ownerIn(prims, id).port);
@@ -369,6 +374,23 @@ describe('redis cluster store, 3 app replicas', () => {
           assert.equal(j.user, 'dave');
         }
       }
+    });
+
+    test(`a user at ${USER_SESSIONS_MAX} sessions: the next login ends the oldest, wherever it lives`, async (t) => {
+      const user = 'uma';
+      const first = await directLogin(s.apps[0], user);
+      await sleep(1100); // the oldest by login time, whatever the clock's resolution
+      const ids = [];
+      for (let i = 0; i < USER_SESSIONS_MAX - 1; i++) ids.push(await directLogin(s.apps[i % 3], user));
+      assert.equal((await directView(s.apps[1], first)).session_id, first, `${USER_SESSIONS_MAX} sessions: all live`);
+      ids.push(await directLogin(s.apps[2], user));
+      const idxNode = (await cluster.primaries()).find((p) => ownsSlot(p, hashSlot(userKey(PREFIX, user))));
+      const firstNode = await cluster.nodeForSlot(slotOf(first));
+      t.diagnostic(`cap: the oldest session on ${firstNode.port}, the index on ${idxNode.port}`);
+      assert.equal(await cluster.cli(firstNode.proc, 'EXISTS', keyOf(first)), '0', 'the oldest session\'s key is gone');
+      assertFresh(await directView(s.apps[0], first), first, `the oldest of ${USER_SESSIONS_MAX + 1}`);
+      assert.equal(await cluster.cli(idxNode.proc, 'ZCARD', userKey(PREFIX, user)), String(USER_SESSIONS_MAX));
+      for (const id of [ids[0], ids[ids.length - 1]]) assert.equal((await directView(s.apps[1], id)).user, user);
     });
 
     test('/metrics has the cluster counters on every replica', async () => {
