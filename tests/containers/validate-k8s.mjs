@@ -41,6 +41,8 @@ const EXPECT = {
   "gateway-cookie":           { app: "inmemory", replicas: 3, store: "memory", type: "ClusterIP", nodePort: null,  affinity: "None", gatewayCookie: true },
   "production":               { app: "redisapp", replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", production: true,
                                 sentinels: 3, redisPods: 3 },
+  "redis-cluster":            { app: "redisapp", replicas: 3, store: "redis",  type: "NodePort",  nodePort: 30002, affinity: "None",
+                                cluster: { pods: 6, replicasPerPrimary: 1 } },
   "redis-tls":                { app: "redisapp", replicas: 3, store: "redis",  type: "ClusterIP", nodePort: null,  affinity: "None", redisTls: true },
 };
 const SERVICE_PORT = 8080;
@@ -248,6 +250,131 @@ function sentinelChecks(exp, objs, find, appEnv, errs) {
   if (!sc?.ports?.some((p) => p.containerPort === 26379)) errs.push("sentinel container does not listen on 26379");
 }
 
+// A Redis Cluster (k8s/components/redis-cluster): StatefulSet
+// `redis-cluster` of cluster-enabled nodes on 6379 + bus 16379, a headless
+// Service, the bootstrap Job, the app on redis-cluster:// seeds.
+function clusterChecks(exp, objs, find, app, errs) {
+  const want = exp.cluster;
+  const sts = find("StatefulSet", "redis-cluster");
+  if (!sts) return errs.push("no StatefulSet redis-cluster (the Redis Cluster)");
+  if (find("Deployment", "redis") || find("StatefulSet", "redis")) errs.push("a single Redis next to the Redis Cluster");
+  if (sts.spec.replicas !== want.pods) errs.push(`StatefulSet redis-cluster has ${sts.spec.replicas} pods, want ${want.pods}`);
+  const podLabels = sts.spec.template.metadata.labels;
+  const hl = find("Service", sts.spec.serviceName);
+  if (!hl || hl.spec.clusterIP !== "None") errs.push(`serviceName ${sts.spec.serviceName} is not a headless Service in the output`);
+  else {
+    if (!labelsMatch(hl.spec.selector, podLabels)) errs.push(`Service ${hl.metadata.name} does not select the cluster pods`);
+    if (hl.spec.publishNotReadyAddresses !== true) errs.push(`Service ${hl.metadata.name}: publishNotReadyAddresses is not true (the nodes and the Job must reach pods before ready)`);
+  }
+  const rc = sts.spec.template.spec.containers.find((c) => c.name === "redis");
+  if (!rc) return errs.push("StatefulSet redis-cluster has no container redis");
+  const ports = new Set((rc.ports ?? []).map((p) => p.containerPort));
+  for (const p of [6379, 16379]) if (!ports.has(p)) errs.push(`container redis does not declare port ${p}${p === 16379 ? " (cluster bus)" : ""}`);
+  const args = [...(rc.command ?? []), ...(rc.args ?? [])].map(String);
+  const arg = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
+  if (arg("--cluster-enabled") !== "yes") errs.push("redis-server without --cluster-enabled yes");
+  if (arg("--port") !== undefined && arg("--port") !== "6379") errs.push(`redis-server --port ${arg("--port")}, want 6379 (bus 16379)`);
+  if (arg("--cluster-port") !== undefined && arg("--cluster-port") !== "16379") errs.push(`--cluster-port ${arg("--cluster-port")}, want 16379`);
+  // nodes.conf (the node's identity) and the data on a PersistentVolumeClaim.
+  const vct = (sts.spec.volumeClaimTemplates ?? []).map((t) => t.metadata?.name);
+  const mount = (rc.volumeMounts ?? []).find((m) => vct.includes(m.name));
+  const cfile = arg("--cluster-config-file") ?? "nodes.conf";
+  const dir = arg("--dir") ?? "/data";
+  const cpath = cfile.startsWith("/") ? cfile : `${dir}/${cfile}`;
+  if (!mount) errs.push("cluster node data is not on a PersistentVolumeClaim (volumeClaimTemplates)");
+  else if (!cpath.startsWith(`${mount.mountPath}/`)) errs.push(`nodes.conf at ${cpath}, not on the PVC at ${mount.mountPath}`);
+  // The password from the Secret, for clients and for replicas.
+  const list = envOf(rc);
+  for (const k of ["--requirepass", "--masterauth"]) {
+    const vm = String(arg(k) ?? "").match(/^\$\((\w+)\)$/);
+    if (!vm) { errs.push(`redis-server has no ${k} $(VAR)`); continue; }
+    const e = list.find((x) => x.name === vm[1]);
+    if (!isRedisAuth(e)) errs.push(`redis-server ${k} $(${vm[1]}): ${vm[1]} is not secretKeyRef redis-auth/password`);
+  }
+  if (/redis-cli/.test(rc.readinessProbe?.exec?.command?.join(" ") ?? "") && !isRedisAuth(list.find((e) => e.name === "REDISCLI_AUTH")))
+    errs.push("redis-cluster readiness redis-cli without REDISCLI_AUTH from redis-auth/password");
+  // Nodes announce names that outlive a pod IP: <pod>.<headless service>.
+  const ah = arg("--cluster-announce-hostname");
+  if (ah !== `$(POD_NAME).${sts.spec.serviceName}`) errs.push(`--cluster-announce-hostname ${ah}, want $(POD_NAME).${sts.spec.serviceName}`);
+  else if (list.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath !== "metadata.name") errs.push("POD_NAME is not the fieldRef metadata.name");
+  if (arg("--cluster-preferred-endpoint-type") !== "hostname") errs.push("--cluster-preferred-endpoint-type is not hostname (MOVED would name pod IPs)");
+  const pdb = objs.find((o) => o.kind === "PodDisruptionBudget" && labelsMatch(o.spec.selector?.matchLabels, podLabels));
+  if (!pdb) errs.push("StatefulSet redis-cluster: no PodDisruptionBudget");
+  else if (!(pdb.spec.maxUnavailable === 1 || pdb.spec.minAvailable >= want.pods - 1)) errs.push("redis-cluster PodDisruptionBudget lets a drain take more than one node");
+  if (!(sts.spec.template.spec.topologySpreadConstraints ?? []).some((t) => t.topologyKey === "kubernetes.io/hostname"
+      && labelsMatch(t.labelSelector?.matchLabels, podLabels))) errs.push("StatefulSet redis-cluster: no topology spread across nodes");
+
+  // The bootstrap Job: waits for the pods and runs redis-cli --cluster create (script in a ConfigMap).
+  const jobs = objs.filter((o) => o.kind === "Job");
+  const job = jobs.find((j) => j.metadata.name === "redis-cluster-create");
+  if (!job) errs.push("no bootstrap Job redis-cluster-create");
+  else {
+    const js = job.spec.template.spec;
+    if (!["OnFailure", "Never"].includes(js.restartPolicy)) errs.push(`Job restartPolicy ${js.restartPolicy}`);
+    const jc = js.containers[0];
+    const jenv = Object.fromEntries(envOf(jc).map((e) => [e.name, e.value]));
+    if (Number(jenv.CLUSTER_PODS) !== want.pods) errs.push(`Job CLUSTER_PODS ${jenv.CLUSTER_PODS}, want ${want.pods}`);
+    if (Number(jenv.CLUSTER_REPLICAS) !== want.replicasPerPrimary) errs.push(`Job CLUSTER_REPLICAS ${jenv.CLUSTER_REPLICAS}, want ${want.replicasPerPrimary}`);
+    if (!isRedisAuth(envOf(jc).find((e) => e.name === "REDISCLI_AUTH"))) errs.push("Job: REDISCLI_AUTH is not secretKeyRef redis-auth/password");
+    if (jc.image !== REDIS_IMAGE) errs.push(`Job image ${jc.image}, want ${REDIS_IMAGE}`);
+    if (jc.securityContext?.allowPrivilegeEscalation !== false || jc.securityContext?.readOnlyRootFilesystem !== true
+        || (jc.securityContext?.runAsNonRoot ?? js.securityContext?.runAsNonRoot) !== true) errs.push("Job container is not non-root, read-only, without privilege escalation");
+    for (const kind of ["requests", "limits"]) for (const res of ["cpu", "memory"])
+      if (!jc.resources?.[kind]?.[res]) errs.push(`Job: no resources.${kind}.${res}`);
+    const vol = (js.volumes ?? []).find((v) => v.configMap);
+    const cm = vol && find("ConfigMap", vol.configMap.name);
+    const script = cm ? Object.values(cm.data ?? {}).join("\n") : "";
+    const cmd = [...(jc.command ?? []), ...(jc.args ?? [])].join(" ");
+    if (!cm) errs.push("Job mounts no ConfigMap present in the output");
+    else {
+      if (!/-[a-z0-9]{10}$/.test(cm.metadata.name)) errs.push(`ConfigMap ${cm.metadata.name} is not generated (no content hash suffix)`);
+      if (!Object.keys(cm.data ?? {}).some((f) => cmd.includes(f))) errs.push(`Job command "${cmd}" runs no script of ConfigMap ${cm.metadata.name}`);
+      if (!/redis-cli --cluster create\b/.test(script) || !/--cluster-replicas\b/.test(script) || !/--cluster-yes\b/.test(script))
+        errs.push("the bootstrap script does not run redis-cli --cluster create ... --cluster-replicas N --cluster-yes");
+      if (!/cluster_slots_assigned/.test(script)) errs.push("the bootstrap script does not check whether the cluster exists (not idempotent)");
+    }
+  }
+
+  // The app: redis-cluster:// with the password from the Secret, every pod as a seed.
+  const al = envOf(app);
+  const pi = al.findIndex((e) => e.name === "SESSIONLAB_REDIS_PASSWORD");
+  const ui = al.findIndex((e) => e.name === "SESSIONLAB_REDIS_URL");
+  if (pi < 0 || !isRedisAuth(al[pi])) errs.push("app SESSIONLAB_REDIS_PASSWORD is not secretKeyRef redis-auth/password");
+  if (pi >= 0 && ui >= 0 && pi > ui) errs.push("app env: SESSIONLAB_REDIS_PASSWORD comes after SESSIONLAB_REDIS_URL (the kubelet expands $(VAR) only from earlier entries)");
+  const url = al[ui]?.value ?? "";
+  const um = url.match(/^redis-cluster:\/\/:\$\(SESSIONLAB_REDIS_PASSWORD\)@([^/@]+)$/);
+  const seeds = Array.from({ length: want.pods }, (_, i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}:6379`);
+  if (!um) errs.push(`app SESSIONLAB_REDIS_URL "${url}" is not redis-cluster://:$(SESSIONLAB_REDIS_PASSWORD)@host:port,...`);
+  else if (um[1].split(",").sort().join(",") !== seeds.join(",")) errs.push(`app seeds ${um[1]}, want ${seeds.join(",")}`);
+
+  // Only the app and the Job on 6379; the cluster's own pods on 6379 + 16379.
+  const nps = objs.filter((o) => o.kind === "NetworkPolicy" && labelsMatch(o.spec.podSelector?.matchLabels, podLabels));
+  if (!nps.length) errs.push("no NetworkPolicy selecting the cluster pods");
+  const jobLabels = job?.spec.template.metadata.labels ?? {};
+  const opened = new Map(); // "who" -> Set(ports)
+  for (const np of nps) {
+    const w = `NetworkPolicy ${np.metadata.name}`;
+    if (!(np.spec.policyTypes ?? ["Ingress"]).includes("Ingress")) errs.push(`${w}: not an Ingress policy`);
+    for (const r of np.spec.ingress ?? []) {
+      const from = r.from ?? [];
+      const ports = (r.ports ?? []).map((p) => ((p.protocol ?? "TCP") === "TCP" && !p.endPort ? p.port : `bad ${JSON.stringify(p)}`));
+      if (!from.length || !ports.length) { errs.push(`${w}: a rule admits everyone or every port`); continue; }
+      for (const f of from) {
+        const sel = f.podSelector?.matchLabels;
+        const who = f.ipBlock || f.namespaceSelector || !sel ? "other"
+          : JSON.stringify(sel) === JSON.stringify({ app: exp.app }) ? "app"
+          : labelsMatch(sel, jobLabels) ? "job" : labelsMatch(sel, podLabels) ? "cluster" : "other";
+        if (!opened.has(who)) opened.set(who, new Set());
+        for (const p of ports) opened.get(who).add(p);
+      }
+    }
+  }
+  const is = (who, list) => JSON.stringify([...(opened.get(who) ?? [])].sort()) === JSON.stringify(list);
+  if (opened.has("other")) errs.push("a NetworkPolicy rule admits pods other than the app, the Job and the cluster's own");
+  if (!is("app", [6379])) errs.push(`the app pods may reach ports [${[...(opened.get("app") ?? [])]}], want [6379]`);
+  if (job && !is("job", [6379])) errs.push(`the bootstrap Job may reach ports [${[...(opened.get("job") ?? [])]}], want [6379]`);
+  if (!is("cluster", [16379, 6379])) errs.push(`the cluster pods may reach each other on [${[...(opened.get("cluster") ?? [])]}], want [6379, 16379]`);
+}
 const envOf = (c) => (c?.env ?? []);
 const secretRef = (e) => e?.valueFrom?.secretKeyRef;
 const isRedisAuth = (e) => secretRef(e)?.name === "redis-auth" && secretRef(e)?.key === "password";
@@ -420,6 +547,7 @@ function policy(name, objs) {
       errs.push("nginx has SESSIONLAB_REDIS_TLS* settings outside a redis-tls overlay");
     if (exp.redisTls) { /* above */ }
     else if (exp.sentinels) sentinelChecks(exp, objs, find, env, errs);
+    else if (exp.cluster) clusterChecks(exp, objs, find, app, errs);
     else if (exp.store === "redis") {
       // Password from the Secret, declared before the URL that expands it.
       const list = envOf(app);
@@ -475,8 +603,8 @@ function policy(name, objs) {
     if (svc.spec.ports?.[0]?.targetPort !== "http") errs.push("Service targetPort is not the nginx port http");
   }
   const redisDep = find("Deployment", "redis"), redisSvc = find("Service", "redis");
-  if (exp.sentinels || exp.redisTls) {
-    // checked in sentinelChecks, redisTlsChecks
+  if (exp.sentinels || exp.redisTls || exp.cluster) {
+    // checked in sentinelChecks, redisTlsChecks, clusterChecks
   } else if (exp.store === "redis") {
     if (!redisDep || !redisSvc) errs.push("store redis but no Deployment and Service named redis");
     else {

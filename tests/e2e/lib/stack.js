@@ -200,11 +200,14 @@ async function startNginx({ port, servers, affinity = 'none', logDir, extraArgs 
  * A whole stack: [redis] + `replicas` apps + nginx with `affinity`.
  * Returns { url, port, apps, redis, nginx, request(), stop(), logDir }.
  * Apps are named app-1..app-N when replicas > 1 (like scripts/run); with one
- * replica no instance is set unless `instance` is given.
+ * replica no instance is set unless `instance` is given. With store 'redis'
+ * and a `redisUrl` (e.g. a Redis Cluster's seeds, lib/cluster.js), no
+ * redis-server is started: the apps use that URL, and the caller owns the
+ * Redis behind it. `logDir` puts the stack's logs in a directory made before.
  */
 async function startStack({ label = 'stack', store = 'memory', replicas = 1, affinity = 'none',
-  instance, appEnv = {}, lowPorts = false } = {}) {
-  const logDir = makeLogDir(label);
+  instance, appEnv = {}, lowPorts = false, redisUrl, logDir: givenLogDir } = {}) {
+  const logDir = givenLogDir || makeLogDir(label);
   // lowPorts: every process on a port below the ephemeral range (lowFreePort).
   const pickPort = async () => (lowPorts ? lowFreePort() : undefined);
   const stack = { logDir, apps: [], redis: null, nginx: null };
@@ -214,7 +217,8 @@ async function startStack({ label = 'stack', store = 'memory', replicas = 1, aff
   };
   try {
     if (store === 'redis') {
-      stack.redis = await startRedis({ logDir, port: await pickPort() });
+      if (redisUrl) appEnv = { SESSIONLAB_REDIS_URL: redisUrl, ...appEnv };
+      else stack.redis = await startRedis({ logDir, port: await pickPort() });
       // A distinct key prefix per stack, so stacks never share sessions.
       appEnv = { SESSIONLAB_REDIS_PREFIX: `e2e:${crypto.randomBytes(4).toString('hex')}:`, ...appEnv };
     }
