@@ -16,7 +16,8 @@ static struct {
     int conns, timeout_ms;
     pthread_mutex_t lock; /* adding, reviving or reusing a node */
     struct cluster_node *nodes[CLUSTER_NODES_MAX];
-    int n; /* atomic; nodes[0..n) are set */
+    int n;           /* atomic; nodes[0..n) are set */
+    long long grace; /* ms a retired entry waits before reuse */
 } tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Points node n at host:port with fresh connections (not connected). */
@@ -64,10 +65,7 @@ static struct cluster_node *node_new(const char *host, int port)
 /* Under lock: a retired entry out of use long enough to reuse, or -1. */
 static int reusable_locked(void)
 {
-    long long grace = 4LL * tab.timeout_ms + 1000;
-    if (grace < CLUSTER_NODE_GRACE_MS)
-        grace = CLUSTER_NODE_GRACE_MS;
-    long long now = clock_mono_ms();
+    long long grace = tab.grace, now = clock_mono_ms();
     for (int i = 0; i < tab.n; i++) {
         long long r = atomic_get(&tab.nodes[i]->retired_ms, ACQUIRE);
         if (r != 0 && now - r >= grace)
@@ -96,7 +94,7 @@ static int add_locked(const char *host, int port)
     log_error_limited(&lim,
                       "redis cluster: every one of %d node entries is in use; %s:%d left out "
                       "until an entry has been unused for %d s",
-                      CLUSTER_NODES_MAX, host, port, CLUSTER_NODE_GRACE_MS / 1000);
+                      CLUSTER_NODES_MAX, host, port, (int)(tab.grace / 1000));
     return -1;
 }
 
@@ -154,6 +152,9 @@ int cluster_nodes_init(const struct redis_url *url, int conns, int timeout_ms)
     tab.url = *url;
     tab.conns = conns > 0 ? conns : 1;
     tab.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+    tab.grace = 4LL * tab.timeout_ms + 1000;
+    if (tab.grace < CLUSTER_NODE_GRACE_MS)
+        tab.grace = CLUSTER_NODE_GRACE_MS;
     for (int i = 0; i < url->cluster_n; i++) {
         int k = cluster_nodes_index(url->cluster_seeds[i].host, url->cluster_seeds[i].port);
         if (k < 0)
@@ -161,6 +162,11 @@ int cluster_nodes_init(const struct redis_url *url, int conns, int timeout_ms)
         tab.nodes[k]->seed = true;
     }
     return 0;
+}
+
+void cluster_nodes_set_grace_ms(long long ms)
+{
+    tab.grace = ms;
 }
 
 void cluster_nodes_fini(void)

@@ -48,6 +48,10 @@ int cluster_nodes_count(void);
  * others (but seeds) are retired from now. */
 void cluster_nodes_retire_unmapped(const bool *in_map);
 
+/* Sets how long a retired entry waits before reuse (the default: the
+ * larger of CLUSTER_NODE_GRACE_MS and four timeouts). For the unit tests. */
+void cluster_nodes_set_grace_ms(long long ms);
+
 /* The breakers of the nodes in use. */
 void cluster_nodes_render_breakers(struct buf *b);
 
