@@ -116,7 +116,8 @@ _stack_cluster_start() {
         mkdir -p "$STACK_RUNDIR/cluster-$i"
         sl_say "starting redis-server cluster node $i on 127.0.0.1:$p"
         _stack_spawn "redis-$i" redis-server --bind 127.0.0.1 --port "$p" --cluster-enabled yes \
-            --cluster-config-file nodes.conf --cluster-node-timeout 2000 --save '' \
+            --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+            --cluster-require-full-coverage no --save '' \
             --appendonly no --dir "$STACK_RUNDIR/cluster-$i" --daemonize no
         STACK_CLUSTER_PORTS+=("$p")
         addrs+=("127.0.0.1:$p")

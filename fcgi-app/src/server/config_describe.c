@@ -3,14 +3,18 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "host.h"
 
 /* Appends "h1:p1,h2:p2" of the n endpoints at buf + n0; the new length. */
 static size_t describe_list(const struct redis_endpoint *e, int count, char *buf, size_t n0,
                             size_t len)
 {
     size_t n = n0;
-    for (int i = 0; i < count && n < len; i++)
-        n += (size_t)snprintf(buf + n, len - n, "%s%s:%d", i ? "," : "", e[i].host, e[i].port);
+    char hp[REDIS_HOST_MAX + 16];
+    for (int i = 0; i < count && n < len; i++) {
+        host_port_format(hp, sizeof hp, e[i].host, REDIS_HOST_MAX, e[i].port);
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", hp);
+    }
     return n;
 }
 

@@ -1,14 +1,15 @@
 /*
  * Redis Cluster routing (cluster.h). The map is an array of 16384 bytes,
- * each the index + 1 of the node serving that slot (0: unknown), read and
- * written one byte at a time with atomics: a reader sees either the old
- * or the new owner of a slot, and both answer (the old one with MOVED).
- * Nodes are only ever added (at most CLUSTER_NODES_MAX, under nodes_lock)
- * and stay until cluster_fini, so a node a reader holds never goes away.
+ * each the index + 1 of the node serving that slot (0: unknown), written
+ * with release and read with acquire one byte at a time: a reader sees
+ * either the old or the new owner of a slot, and both answer (the old one
+ * with MOVED), and a node a byte names is set up before the byte is seen.
+ * The nodes: cluster_nodes.c.
  */
 #include "cluster.h"
 #include "atomic.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,112 +19,63 @@
 
 #include "clock.h"
 #include "cluster_map.h"
+#include "cluster_nodes.h"
 #include "cluster_slot.h"
-#include "host.h"
 #include "log.h"
-#include "redis_conn.h"
-
-struct cluster_node {
-    char host[REDIS_HOST_MAX];
-    int port;
-    char where[REDIS_HOST_MAX + 16]; /* "host:port", for metrics and errors */
-    struct redis_conn *conns;
-    struct rpipe *pipes;
-};
 
 static struct {
-    struct redis_url url; /* credentials for every node */
     int conns, timeout_ms;
-    pthread_mutex_t nodes_lock; /* adding a node */
-    struct cluster_node *nodes[CLUSTER_NODES_MAX];
-    int node_n;                                 /* atomic; nodes[0..node_n) are set */
-    unsigned char slot_node[CLUSTER_SLOTS];     /* atomic bytes: node index + 1 */
-    pthread_mutex_t refresh_lock;               /* one reload at a time; guards below */
-    unsigned char fresh[CLUSTER_SLOTS];         /* the map being loaded */
-    char last_err[RPIPE_ERR_MAX];               /* why the last reload failed */
-    unsigned next_asked;                        /* the node a reload asks first */
-    long long last_refresh_ms;                  /* atomic */
-    unsigned long long moved, asked, refreshes; /* atomic counters */
-} cl = {.nodes_lock = PTHREAD_MUTEX_INITIALIZER, .refresh_lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* A new node for host:port with its connections (not connected). */
-static struct cluster_node *node_new(const char *host, int port)
-{
-    struct cluster_node *n = calloc(1, sizeof *n);
-    if (n == NULL)
-        return NULL;
-    n->conns = calloc((size_t)cl.conns, sizeof *n->conns);
-    n->pipes = calloc((size_t)cl.conns, sizeof *n->pipes);
-    if (n->conns == NULL || n->pipes == NULL) {
-        free(n->conns);
-        free(n->pipes);
-        free(n);
-        return NULL;
-    }
-    snprintf(n->host, sizeof n->host, "%s", host);
-    n->port = port;
-    host_port_format(n->where, sizeof n->where, host, REDIS_HOST_MAX, port);
-    struct redis_url u = cl.url;
-    u.cluster_n = 0;
-    snprintf(u.host, sizeof u.host, "%s", host);
-    u.port = port;
-    /* A queued op waits for the batch in flight and then its own. */
-    int wait_ms = 2 * cl.timeout_ms + 50;
-    for (int i = 0; i < cl.conns; i++) {
-        redis_conn_init(&n->conns[i], &u, cl.timeout_ms);
-        rpipe_init(&n->pipes[i], redis_conn_transport(&n->conns[i]), wait_ms);
-    }
-    return n;
-}
-
-static void node_free(struct cluster_node *n)
-{
-    for (int i = 0; i < cl.conns; i++)
-        rpipe_fini(&n->pipes[i]);
-    free(n->pipes);
-    free(n->conns);
-    free(n);
-}
-
-/* The index of node host:port, added when new. -1 when the table is full
- * or memory ran out. */
-static int node_index(const char *host, int port)
-{
-    pthread_mutex_lock(&cl.nodes_lock);
-    int n = cl.node_n, found = -1;
-    for (int i = 0; i < n && found < 0; i++)
-        if (cl.nodes[i]->port == port && strcmp(cl.nodes[i]->host, host) == 0)
-            found = i;
-    if (found < 0 && n < CLUSTER_NODES_MAX && (cl.nodes[n] = node_new(host, port)) != NULL) {
-        found = n;
-        atomic_set(&cl.node_n, n + 1, RELEASE);
-    }
-    pthread_mutex_unlock(&cl.nodes_lock);
-    return found;
-}
-
-static struct cluster_node *node_at(int i)
-{
-    return i >= 0 && i < atomic_get(&cl.node_n, ACQUIRE) ? cl.nodes[i] : NULL;
-}
+    unsigned char slot_node[CLUSTER_SLOTS]; /* atomic bytes: node index + 1 */
+    pthread_mutex_t refresh_lock;           /* one reload at a time; guards below */
+    unsigned char fresh[CLUSTER_SLOTS];     /* the map being loaded */
+    char last_err[RPIPE_ERR_MAX];           /* why the last reload failed */
+    unsigned next_asked;                    /* the node a reload asks first */
+    long long last_refresh_ms;              /* atomic: when the last reload ended */
+    unsigned long long generation;          /* atomic: reloads finished */
+    unsigned long long moved, asked, refreshes, refresh_failures; /* atomic counters */
+} cl = {.refresh_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int range_seen(void *ctx, unsigned first, unsigned last, const char *host, int port)
 {
     (void)ctx;
-    int i = node_index(host, port);
+    int i = cluster_nodes_index(host, port);
     if (i < 0)
         return -1;
     memset(&cl.fresh[first], i + 1, last - first + 1);
     return 0;
 }
 
+/* Under refresh_lock: publishes cl.fresh, retires the nodes it does not
+ * name, and logs what changed. */
+static void publish_fresh(const struct cluster_node *from)
+{
+    unsigned changed = 0;
+    bool in_map[CLUSTER_NODES_MAX] = {false};
+    int primaries = 0;
+    for (unsigned s = 0; s < CLUSTER_SLOTS; s++) {
+        changed += atomic_get(&cl.slot_node[s], ACQUIRE) != cl.fresh[s];
+        atomic_set(&cl.slot_node[s], cl.fresh[s], RELEASE);
+        if (cl.fresh[s] != 0 && !in_map[cl.fresh[s] - 1]) {
+            in_map[cl.fresh[s] - 1] = true;
+            primaries++;
+        }
+    }
+    cluster_nodes_retire_unmapped(in_map);
+    if (changed > 0) {
+        static struct log_limit lim = LOG_LIMIT_INIT;
+        log_info_limited(&lim,
+                         "redis cluster: slot map from %s: %u slots changed owner, %d primaries",
+                         from->where, changed, primaries);
+    }
+}
+
 /* Under refresh_lock: loads the map from node i. 0, or -1 with last_err set. */
 static int load_from(int i)
 {
-    struct cluster_node *node = node_at(i);
+    struct cluster_node *node = cluster_nodes_at(i);
     struct rpipe_op op = {.argc = 2, .argv = {"CLUSTER", "SLOTS"}, .lens = {7, 5}};
-    if (rpipe_call(&node->pipes[0], &op) != 0) {
-        snprintf(cl.last_err, sizeof cl.last_err, "%s", op.err);
+    if (node == NULL || rpipe_call(&node->pipes[0], &op) != 0) {
+        snprintf(cl.last_err, sizeof cl.last_err, "%s", node ? op.err : "no such node");
         return -1;
     }
     char why[RPIPE_ERR_MAX - REDIS_HOST_MAX - 32];
@@ -135,44 +87,35 @@ static int load_from(int i)
                  rc == 0 ? "CLUSTER SLOTS: no slot is served" : why);
         return -1;
     }
-    unsigned changed = 0;
-    bool primary[CLUSTER_NODES_MAX] = {false};
-    for (unsigned s = 0; s < CLUSTER_SLOTS; s++) {
-        changed += atomic_get(&cl.slot_node[s], RELAXED) != cl.fresh[s];
-        atomic_set(&cl.slot_node[s], cl.fresh[s], RELAXED);
-        if (cl.fresh[s] != 0)
-            primary[cl.fresh[s] - 1] = true;
-    }
-    if (changed > 0) {
-        static struct log_limit lim = LOG_LIMIT_INIT;
-        int np = 0;
-        for (int k = 0; k < CLUSTER_NODES_MAX; k++)
-            np += primary[k];
-        log_info_limited(&lim,
-                         "redis cluster: slot map from %s: %u slots changed owner, %d primaries",
-                         node->where, changed, np);
-    }
+    publish_fresh(node);
     return 0;
 }
 
-/* Under refresh_lock: asks every known node in turn until one answers. */
+/* Under refresh_lock: asks the known nodes in turn until one answers or
+ * two timeouts have gone by (a hung node costs one; the others, whose
+ * breakers are open, fail at once). */
 static void reload_locked(void)
 {
-    atomic_set(&cl.last_refresh_ms, clock_mono_ms(), RELAXED);
-    int n = atomic_get(&cl.node_n, ACQUIRE);
-    for (int k = 0; k < n; k++) {
+    long long start = clock_mono_ms(), budget = 2LL * cl.timeout_ms;
+    int n = cluster_nodes_count(), k;
+    for (k = 0; k < n && clock_mono_ms() - start <= budget; k++) {
         int i = (int)((cl.next_asked + (unsigned)k) % (unsigned)n);
         if (load_from(i) == 0) {
             cl.next_asked = (unsigned)i;
             atomic_add(&cl.refreshes, 1, RELAXED);
-            return;
+            break;
         }
     }
-    cl.next_asked++;
+    if (k == n || clock_mono_ms() - start > budget) {
+        cl.next_asked += (unsigned)k;
+        atomic_add(&cl.refresh_failures, 1, RELAXED);
+    }
+    atomic_set(&cl.last_refresh_ms, clock_mono_ms(), RELAXED);
+    atomic_add(&cl.generation, 1, RELEASE);
 }
 
-/* Reloads the map unless one was loaded less than CLUSTER_REFRESH_GAP_MS
- * ago or another worker is loading it (that one's result will do). */
+/* Reloads the map unless one ended less than CLUSTER_REFRESH_GAP_MS ago
+ * or another worker is loading it (that one's result will do). */
 static void cluster_refresh_soon(void)
 {
     long long last = atomic_get(&cl.last_refresh_ms, RELAXED);
@@ -182,24 +125,43 @@ static void cluster_refresh_soon(void)
     pthread_mutex_unlock(&cl.refresh_lock);
 }
 
-/* The node serving slot; when the map does not know, it is loaded first
- * (waiting for a reload in flight). NULL with err set when none serves it. */
+/* Waits for refresh_lock at most one timeout. true when held. */
+static bool refresh_lock_within_timeout(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* pthread_mutex_timedlock's clock */
+    long long ns = until.tv_nsec + (long long)cl.timeout_ms * 1000000LL;
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    return pthread_mutex_timedlock(&cl.refresh_lock, &until) == 0;
+}
+
+/* The node serving slot. When the map does not know, it is loaded first,
+ * unless another worker finished a reload while this one waited for it
+ * (its result is the answer) or is still loading after a timeout. NULL
+ * with err set when no node serves the slot. */
 static struct cluster_node *node_for(unsigned slot, char *err, size_t errlen)
 {
-    int i = atomic_get(&cl.slot_node[slot], RELAXED);
+    int i = atomic_get(&cl.slot_node[slot], ACQUIRE);
     if (i == 0) {
-        pthread_mutex_lock(&cl.refresh_lock);
-        i = atomic_get(&cl.slot_node[slot], RELAXED);
-        long long last = atomic_get(&cl.last_refresh_ms, RELAXED);
-        if (i == 0 && (last == 0 || clock_mono_ms() - last >= CLUSTER_REFRESH_GAP_MS))
+        unsigned long long gen = atomic_get(&cl.generation, ACQUIRE);
+        if (!refresh_lock_within_timeout()) {
+            snprintf(err, errlen, "redis cluster: slot %u: the slot map is still loading", slot);
+            return NULL;
+        }
+        i = atomic_get(&cl.slot_node[slot], ACQUIRE);
+        if (i == 0 && atomic_get(&cl.generation, ACQUIRE) == gen)
             reload_locked();
-        i = atomic_get(&cl.slot_node[slot], RELAXED);
+        i = atomic_get(&cl.slot_node[slot], ACQUIRE);
         if (i == 0)
             snprintf(err, errlen, "redis cluster: no node serves slot %u (%.400s)", slot,
                      cl.last_err[0] ? cl.last_err : "the map is not loaded");
         pthread_mutex_unlock(&cl.refresh_lock);
     }
-    return i == 0 ? NULL : node_at(i - 1);
+    struct cluster_node *node = i == 0 ? NULL : cluster_nodes_at(i - 1);
+    if (i != 0 && node == NULL)
+        snprintf(err, errlen, "redis cluster: slot %u: node %d unknown", slot, i - 1);
+    return node;
 }
 
 static bool reply_starts(const redisReply *r, const char *word)
@@ -213,41 +175,50 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Follows a MOVED or ASK: sets *next (and *ask). 1 to send again, 0 when
+ * no entry is free for the named node (the reply stands). */
+static int follow(struct rpipe_op *op, enum cluster_redirect kind, unsigned slot, const char *host,
+                  int port, struct cluster_node **next, bool *ask)
+{
+    int i = cluster_nodes_index(host, port);
+    if (i < 0 || (*next = cluster_nodes_at(i)) == NULL)
+        return 0;
+    *ask = kind == CLUSTER_ASK;
+    if (*ask) {
+        atomic_add(&cl.asked, 1, RELAXED);
+    } else {
+        atomic_add(&cl.moved, 1, RELAXED);
+        atomic_set(&cl.slot_node[slot], (unsigned char)(i + 1), RELEASE);
+        cluster_refresh_soon();
+    }
+    freeReplyObject(op->reply);
+    op->reply = NULL;
+    return 1;
+}
+
 /*
- * After a reply from node: follows a MOVED or ASK (setting *next, and
- * *ask for an ASK) and returns 1 to send again; a TRYAGAIN also sends
- * again. 0 when the reply is the answer (CLUSTERDOWN too: the caller
- * fails on it, and the map reloads).
+ * After a reply from node: follows a MOVED or ASK and returns 1 to send
+ * again; a TRYAGAIN also sends again (after a nap; *tryagain counts them).
+ * 0 when the reply is the answer (CLUSTERDOWN too: the caller fails on it,
+ * and the map reloads).
  */
 static int redirected(struct rpipe_op *op, const struct cluster_node *node,
-                      struct cluster_node **next, bool *ask)
+                      struct cluster_node **next, bool *ask, int *tryagain)
 {
     unsigned slot;
     char host[REDIS_HOST_MAX];
     int port;
     enum cluster_redirect kind =
         cluster_map_parse_redirect(op->reply, node->host, &slot, host, sizeof host, &port);
-    if (kind == CLUSTER_NO_REDIRECT) {
-        if (reply_starts(op->reply, "CLUSTERDOWN"))
-            cluster_refresh_soon();
-        if (!reply_starts(op->reply, "TRYAGAIN"))
-            return 0;
-        nap_ms(CLUSTER_TRYAGAIN_MS);
-        *next = NULL;
-    } else {
-        int i = node_index(host, port);
-        if (i < 0)
-            return 0; /* no room for another node: the redirection is the answer */
-        *next = node_at(i);
-        *ask = kind == CLUSTER_ASK;
-        if (*ask) {
-            atomic_add(&cl.asked, 1, RELAXED);
-        } else {
-            atomic_add(&cl.moved, 1, RELAXED);
-            atomic_set(&cl.slot_node[slot], (unsigned char)(i + 1), RELAXED);
-            cluster_refresh_soon();
-        }
-    }
+    if (kind != CLUSTER_NO_REDIRECT)
+        return follow(op, kind, slot, host, port, next, ask);
+    if (reply_starts(op->reply, "CLUSTERDOWN"))
+        cluster_refresh_soon();
+    if (!reply_starts(op->reply, "TRYAGAIN"))
+        return 0;
+    (*tryagain)++;
+    nap_ms(CLUSTER_TRYAGAIN_MS);
+    *next = NULL;
     freeReplyObject(op->reply);
     op->reply = NULL;
     return 1;
@@ -257,6 +228,7 @@ int cluster_call(unsigned slot, unsigned pick, struct rpipe_op *op)
 {
     struct cluster_node *next = NULL;
     bool ask = false;
+    int tryagain = 0;
     slot &= CLUSTER_SLOTS - 1;
     for (int hop = 0; hop <= CLUSTER_HOPS_MAX; hop++) {
         struct cluster_node *node = next ? next : node_for(slot, op->err, sizeof op->err);
@@ -271,11 +243,17 @@ int cluster_call(unsigned slot, unsigned pick, struct rpipe_op *op)
             cluster_refresh_soon(); /* a failover moves the slot: learn it */
             return -1;
         }
-        if (!redirected(op, node, &next, &ask))
+        if (!redirected(op, node, &next, &ask, &tryagain))
             return 0;
     }
-    snprintf(op->err, sizeof op->err, "redis cluster: slot %u: more than %d redirections", slot,
-             CLUSTER_HOPS_MAX);
+    if (tryagain > 0)
+        snprintf(op->err, sizeof op->err,
+                 "redis cluster: slot %u is being migrated (TRYAGAIN %d times): a command on "
+                 "two of its keys waits for the migration to end",
+                 slot, tryagain);
+    else
+        snprintf(op->err, sizeof op->err, "redis cluster: slot %u: more than %d redirections", slot,
+                 CLUSTER_HOPS_MAX);
     return -1;
 }
 
@@ -284,7 +262,7 @@ static bool map_primaries(bool *primary)
 {
     bool covered = true;
     for (unsigned s = 0; s < CLUSTER_SLOTS; s++) {
-        int i = atomic_get(&cl.slot_node[s], RELAXED);
+        int i = atomic_get(&cl.slot_node[s], ACQUIRE);
         if (i == 0)
             covered = false;
         else
@@ -301,12 +279,13 @@ int cluster_ping(unsigned pick, char *err, size_t errlen)
         snprintf(err, errlen, "%s", why[0] ? why : "redis cluster: some slots are not served");
         return -1;
     }
-    int n = atomic_get(&cl.node_n, ACQUIRE);
+    int n = cluster_nodes_count();
     for (int i = 0; i < n; i++) {
-        if (!primary[i])
+        struct cluster_node *node = cluster_nodes_at(i);
+        if (!primary[i] || node == NULL)
             continue;
         struct rpipe_op op = {.argc = 1, .argv = {"PING"}, .lens = {4}};
-        if (rpipe_call(&cl.nodes[i]->pipes[pick % (unsigned)cl.conns], &op) == 0) {
+        if (rpipe_call(&node->pipes[pick % (unsigned)cl.conns], &op) == 0) {
             bool pong = op.reply->type == REDIS_REPLY_STATUS && strcmp(op.reply->str, "PONG") == 0;
             freeReplyObject(op.reply);
             if (pong)
@@ -329,29 +308,27 @@ void cluster_render_metrics(struct buf *b)
                "sessionlab_redis_cluster_ask_total %llu\n"
                "# HELP sessionlab_redis_cluster_refreshes_total Slot maps loaded.\n"
                "# TYPE sessionlab_redis_cluster_refreshes_total counter\n"
-               "sessionlab_redis_cluster_refreshes_total %llu\n",
+               "sessionlab_redis_cluster_refreshes_total %llu\n"
+               "# HELP sessionlab_redis_cluster_refresh_failures_total Slot map reloads no node "
+               "answered.\n"
+               "# TYPE sessionlab_redis_cluster_refresh_failures_total counter\n"
+               "sessionlab_redis_cluster_refresh_failures_total %llu\n",
                atomic_get(&cl.moved, RELAXED), atomic_get(&cl.asked, RELAXED),
-               atomic_get(&cl.refreshes, RELAXED));
-    rpipe_render_breaker_head(b);
-    int n = atomic_get(&cl.node_n, ACQUIRE);
-    for (int i = 0; i < n; i++)
-        rpipe_render_breakers(b, cl.nodes[i]->pipes, cl.conns, cl.nodes[i]->where);
+               atomic_get(&cl.refreshes, RELAXED), atomic_get(&cl.refresh_failures, RELAXED));
+    cluster_nodes_render_breakers(b);
     rpipe_render_batches(b);
 }
 
 int cluster_init(const struct redis_url *url, int conns, int timeout_ms, char *err, size_t errlen)
 {
-    cl.url = *url;
     cl.conns = conns > 0 ? conns : 1;
     cl.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     memset(cl.slot_node, 0, sizeof cl.slot_node);
     cl.last_refresh_ms = 0;
-    for (int i = 0; i < url->cluster_n; i++) {
-        if (node_index(url->cluster_seeds[i].host, url->cluster_seeds[i].port) < 0) {
-            cluster_fini();
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+    if (cluster_nodes_init(url, cl.conns, cl.timeout_ms) != 0) {
+        cluster_nodes_fini();
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     /* No map yet: the first request loads it (cluster_init runs before
      * the server ignores SIGPIPE, so it must not write to a socket). */
@@ -360,9 +337,6 @@ int cluster_init(const struct redis_url *url, int conns, int timeout_ms, char *e
 
 void cluster_fini(void)
 {
-    int n = cl.node_n;
-    for (int i = 0; i < n; i++)
-        node_free(cl.nodes[i]);
-    cl.node_n = 0;
+    cluster_nodes_fini();
     memset(cl.slot_node, 0, sizeof cl.slot_node);
 }

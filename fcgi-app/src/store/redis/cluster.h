@@ -20,7 +20,6 @@
 #include "redis_pipe.h"
 #include "redis_url.h"
 
-#define CLUSTER_NODES_MAX 32
 /* Redirections followed for one command before it fails. */
 #define CLUSTER_HOPS_MAX 5
 #define CLUSTER_REFRESH_GAP_MS 100
@@ -41,7 +40,8 @@ int cluster_call(unsigned slot, unsigned pick, struct rpipe_op *op);
  * else -1 with err naming what failed. */
 int cluster_ping(unsigned pick, char *err, size_t errlen);
 
-/* Counters of redirections and map reloads, and each node's breakers. */
+/* Counters of redirections and map reloads (and failed reloads), and the
+ * breakers of the nodes in use. */
 void cluster_render_metrics(struct buf *b);
 
 #endif

@@ -13,7 +13,7 @@
 /* Copies host text s[0..n) (empty: asked) into out after checking it. */
 static int copy_host(const char *s, size_t n, const char *asked, char *out, size_t outlen)
 {
-    if (n == 0 || (n == 1 && s[0] == '?')) {
+    if (n == 0) {
         s = asked;
         n = strlen(asked);
     }
@@ -45,12 +45,18 @@ static int parse_range(const redisReply *e, const char *asked, cluster_range_fn 
         int_in(e->element[1], first, CLUSTER_SLOTS - 1, &last) != 0)
         return text_fail(err, errlen, "CLUSTER SLOTS: malformed slot range");
     const redisReply *node = e->element[2];
-    if (node->type != REDIS_REPLY_ARRAY || node->elements < 2 ||
-        node->element[0]->type != REDIS_REPLY_STRING ||
+    int htype = node->type == REDIS_REPLY_ARRAY && node->elements >= 2 ? node->element[0]->type : 0;
+    if ((htype != REDIS_REPLY_STRING && htype != REDIS_REPLY_NIL) ||
         int_in(node->element[1], 1, 65535, &port) != 0)
         return text_fail(err, errlen, "CLUSTER SLOTS: malformed node of slots %lld-%lld", first,
                          last);
-    if (copy_host(node->element[0]->str, node->element[0]->len, asked, host, sizeof host) != 0)
+    /* nil: the node asked (cluster-preferred-endpoint-type unknown-endpoint);
+     * "?": an endpoint nobody knows: the slots stay unknown. */
+    const char *h = htype == REDIS_REPLY_NIL ? "" : node->element[0]->str;
+    size_t hlen = htype == REDIS_REPLY_NIL ? 0 : node->element[0]->len;
+    if (hlen == 1 && h[0] == '?')
+        return 0;
+    if (copy_host(h, hlen, asked, host, sizeof host) != 0)
         return text_fail(err, errlen, "CLUSTER SLOTS: bad host for slots %lld-%lld", first, last);
     if (each(ctx, (unsigned)first, (unsigned)last, host, (int)port) != 0)
         return text_fail(err, errlen, "CLUSTER SLOTS: too many nodes");
@@ -70,7 +76,8 @@ int cluster_map_parse_slots(const redisReply *r, const char *asked_host, cluster
     return (int)r->elements;
 }
 
-/* Parses "<slot> <host>:<port>" (the text after MOVED/ASK and a space). */
+/* Parses "<slot> <host>:<port>" (the text after MOVED/ASK and a space); a
+ * host "?" (unknown) is no usable redirection. */
 static int parse_target(const char *s, size_t n, const char *asked, unsigned *slot, char *host,
                         size_t hostlen, int *port)
 {
@@ -88,7 +95,8 @@ static int parse_target(const char *s, size_t n, const char *asked, unsigned *sl
     for (const char *p = addr; p < end; p++)
         if (*p == ':')
             colon = p;
-    if (v >= CLUSTER_SLOTS || colon == NULL || end - colon < 2 || end - colon > 6)
+    if (v >= CLUSTER_SLOTS || colon == NULL || end - colon < 2 || end - colon > 6 ||
+        (colon - addr == 1 && addr[0] == '?'))
         return -1;
     long pv = 0;
     for (const char *p = colon + 1; p < end; p++) {

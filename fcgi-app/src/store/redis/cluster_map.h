@@ -21,9 +21,10 @@ typedef int (*cluster_range_fn)(void *ctx, unsigned first, unsigned last, const 
  * Walks a CLUSTER SLOTS reply: an array of {first, last, {host, port,
  * id...}, replicas...}. Nothing is trusted: slots must be 0..16383 with
  * first <= last, the port 1..65535 and the host a valid host name or
- * address. An empty host means "the node you asked" (the spec's unknown
- * endpoint): asked_host is used. The number of ranges, or -1 with one line
- * in err.
+ * address. An empty or nil host means "the node you asked" (Redis 7's
+ * unknown-endpoint form): asked_host is used; a host "?" (an endpoint no
+ * node knows) skips its range, so its slots stay unknown. The number of
+ * ranges, or -1 with one line in err.
  */
 int cluster_map_parse_slots(const redisReply *r, const char *asked_host, cluster_range_fn each,
                             void *ctx, char *err, size_t errlen);

@@ -28,6 +28,11 @@ int redis_script_login(const redisReply *r, int *code, char *prev);
  * USER_MAX + 1 bytes). 0, or -1 when the reply has any other shape. */
 int redis_script_logout(const redisReply *r, long long *existed, long long *ended, char *user);
 
+/* Reads a set or cart reply: an integer 0..max, or (cluster mode) {0..max,
+ * user whose index is due or ''} (due_user: USER_MAX + 1 bytes, '' when
+ * none). 0 with *rc set, or -1 when the reply has any other shape. */
+int redis_script_done(const redisReply *r, long long max, int *rc, char *due_user);
+
 /* Copies up to max session ids from every step-th element of an array of
  * strings (index_add's popped ids, a ZRANGE of an index: step 1);
  * members that are not valid ids are skipped. The count, or -1 when r is

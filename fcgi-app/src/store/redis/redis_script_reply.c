@@ -140,3 +140,18 @@ int redis_script_ids(const redisReply *r, int step, char (*ids)[SID_LEN + 1], in
     }
     return n;
 }
+
+int redis_script_done(const redisReply *r, long long max, int *rc, char *due_user)
+{
+    due_user[0] = '\0';
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && r->integer <= max) {
+        *rc = (int)r->integer;
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer < 0 ||
+        r->element[0]->integer > max || copy_user(r->element[1], due_user) != 0)
+        return -1;
+    *rc = (int)r->element[0]->integer;
+    return 0;
+}

@@ -55,27 +55,17 @@ static int rs_view(struct store *st, bool create, const char *id, const char *in
     return rc;
 }
 
-/* An integer reply 0..max (frees r); -1 with the error set otherwise. */
-static int rs_reply_range(struct store *st, redisReply *r, long long max)
+/* A set or cart reply 0..max (frees r), keeping the user's index alive
+ * when the script says it is due (cluster mode); -1 with the error set. */
+static int rs_reply_done(struct store *st, redisReply *r, long long max)
 {
-    int rc = -1;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && r->integer <= max)
-        rc = (int)r->integer;
-    else
-        rs_fail(st, "redis: unexpected script reply (type %d)", r->type);
+    int rc;
+    char due[USER_MAX + 1];
+    if (redis_script_done(r, max, &rc, due) != 0)
+        rc = rs_fail(st, "redis: unexpected script reply (type %d)", r->type);
     freeReplyObject(r);
-    return rc;
-}
-
-/* 1 or 0 from an integer reply (any positive value counts as 1); -1 else. */
-static int rs_reply_bool(struct store *st, redisReply *r)
-{
-    int rc = -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        rc = r->integer > 0 ? 1 : 0;
-    else
-        rs_fail(st, "redis: unexpected reply type %d", r->type);
-    freeReplyObject(r);
+    if (rc > 0 && due[0] != '\0')
+        rs_index_keep(st, due);
     return rc;
 }
 
@@ -99,23 +89,20 @@ static int rs_set_value(struct store *st, const char *id, const char *value, siz
     const char *args[] = {value, vtime, create ? "1" : "0"};
     const size_t lens[] = {len, strlen(vtime), 1};
     redisReply *r = rs_script_id(st, "set", id, args, lens, 3);
-    return r == NULL ? -1 : rs_reply_bool(st, r);
+    return r == NULL ? -1 : rs_reply_done(st, r, 1);
 }
 
 /* Rotation and login in one script run. With no old session the script
  * gets the new key twice (KEYS[1] == KEYS[2]: nothing to rename), so both
  * keys are always of one slot. In a cluster the new id joins the user's
- * index first (store_redis_index.h). */
+ * index afterwards (store_redis_index.h). */
 static int rs_login(struct store *st, const char *old_id, const char *new_id, const char *user)
 {
     char okey[RS_KEY_MAX], nkey[RS_KEY_MAX], prev[USER_MAX + 1];
-    char popped[USER_SESSIONS_MAX][SID_LEN + 1];
-    int npopped = 0, code;
+    int code;
     if (!user_name_valid(user, strlen(user))) /* it names a Redis key */
         return rs_fail(st, "redis: login: invalid user name");
     if (rs_key(st, new_id, nkey) != 0 || rs_key(st, old_id ? old_id : new_id, okey) != 0)
-        return -1;
-    if (st->cluster && rs_index_add(st, user, new_id, popped, &npopped) != 0)
         return -1;
     const char *keys[] = {okey, nkey};
     const char *args[] = {user, RS_XSTR(USER_SESSIONS_MAX)};
@@ -125,8 +112,9 @@ static int rs_login(struct store *st, const char *old_id, const char *new_id, co
     int rc = redis_script_login(r, &code, prev) == 0 ? code
                                                      : rs_fail(st, "redis: malformed login reply");
     freeReplyObject(r);
-    if (rc > 0 && st->cluster)
-        rs_index_after_login(st, user, prev, rc == 1 ? old_id : NULL, popped, npopped);
+    if (rc > 0 && st->cluster &&
+        rs_index_login(st, user, new_id, prev, rc == 1 ? old_id : NULL) != 0)
+        return -1;
     return rc;
 }
 
@@ -168,7 +156,7 @@ static int rs_cart(struct store *st, const char *id, int item, int delta, bool c
     const char *args[] = {cart_catalogue[item], delta > 0 ? "1" : "-1", create ? "1" : "0",
                           RS_XSTR(CART_LINES_MAX), RS_XSTR(CART_QTY_MAX)};
     redisReply *r = rs_script_id(st, "cart", id, args, NULL, 5);
-    return r == NULL ? -1 : rs_reply_range(st, r, 2);
+    return r == NULL ? -1 : rs_reply_done(st, r, 2);
 }
 
 static int rs_ping(struct store *st)

@@ -3,19 +3,23 @@
  * in another slot than the sessions it lists, so the session script cannot
  * keep it (redis_script.c, mode 'c'): the store does, with commands of
  * their own, each one command on one node.
- *   login: the new id joins the index first (index_add, which pops the
- *     oldest ids beyond USER_SESSIONS_MAX), then the session script
- *     rotates and logs in; then the old id leaves its previous user's
- *     index and the popped sessions end (end_member). A failure before the
- *     script changes nothing but a harmless extra id in the index.
+ *   login: the session script rotates and logs in first; then the new id
+ *     joins the index (index_add). If that fails the new session is ended
+ *     and the login fails: no logged-in session is ever left unlisted.
+ *     Then the old id leaves its previous user's index, and when the index
+ *     holds more than USER_SESSIONS_MAX the ids of ended sessions are
+ *     dropped and the oldest live sessions beyond the cap are ended, each
+ *     id taken out only once its session is ended.
  *   log out everywhere: reads the index's ids (ZRANGE), ends each session
  *     still logged in as that user and then takes its id out, until the
- *     index is empty, so a login racing it is caught by the next pass and
- *     a failure half-way leaves the rest listed for the next try.
- *   views: a logged-in view keeps the index alive (index_keep) when the
- *     script says it is due, at most once per half TTL per session.
- * Ids of sessions that ended another way stay in the index until the cap
- * pops them or a log-out-everywhere reads them: ending an absent session
+ *     index is empty. A failure half-way leaves the rest listed for the
+ *     next try. A login whose index_add comes after the last pass survives
+ *     it, as a login after it would (its session was not yet listed).
+ *   views, sets and cart changes of a logged-in session keep the index
+ *     alive (index_keep) when the script says it is due, at most once per
+ *     half TTL per session.
+ * Ids of sessions that ended another way stay in the index until a login
+ * past the cap or a log-out-everywhere reads them: ending an absent session
  * does nothing.
  */
 #ifndef SESSIONLAB_STORE_REDIS_INDEX_H
@@ -23,17 +27,12 @@
 
 #include "store_redis_call.h"
 
-/* Before the login script: adds new_id to user's index; *popped (size
- * USER_SESSIONS_MAX) gets the ids it pushed out, *npopped their count.
+/* After the login script logged new_id in as user: lists it (and, on
+ * failure, ends it). prev and old_id: the session's previous user and id
+ * when it was rotated from a logged-in session ("" / NULL otherwise).
  * 0, or -1 with the error set. */
-int rs_index_add(struct store *st, const char *user, const char *new_id,
-                 char (*popped)[SID_LEN + 1], int *npopped);
-
-/* After a successful login script: the old id leaves prev's index (when
- * rotated from a logged-in session) and the popped sessions end. Best
- * effort: what fails leaves an id that a later pass finds absent. */
-void rs_index_after_login(struct store *st, const char *user, const char *prev, const char *old_id,
-                          char (*popped)[SID_LEN + 1], int npopped);
+int rs_index_login(struct store *st, const char *user, const char *new_id, const char *prev,
+                   const char *old_id);
 
 /* Log out of one session: id leaves user's index (best effort). */
 void rs_index_forget(struct store *st, const char *user, const char *id);

@@ -224,3 +224,23 @@ Test(cluster_map, other_errors_and_hostile_redirections_are_not_followed)
     cr_assert_eq(cluster_map_parse_redirect(NULL, "a", &slot, host, sizeof host, &port),
                  CLUSTER_NO_REDIRECT);
 }
+
+Test(cluster_map, a_nil_host_is_the_node_asked_and_a_question_mark_is_skipped)
+{
+    /* cluster-preferred-endpoint-type unknown-endpoint: nil; "?": nobody knows. */
+    redisReply *nil_node = r_arr(3, r_new(REDIS_REPLY_NIL), r_int(7000), r_str("id"));
+    redisReply *r = r_arr(2, r_arr(3, r_int(0), r_int(99), nil_node), range(100, 199, "?", 7001));
+    cr_assert_eq(cluster_map_parse_slots(r, "10.1.2.3", record, NULL, err, sizeof err), 2, "%s",
+                 err);
+    cr_assert_eq(nseen, 1, "the '?' range is not reported: its slots stay unknown");
+    cr_assert_str_eq(seen[0].host, "10.1.2.3");
+    cr_assert_eq(seen[0].last, 99);
+}
+
+Test(cluster_map, a_redirection_to_an_unknown_endpoint_is_not_followed)
+{
+    unsigned slot = 0;
+    char host[REDIS_HOST_MAX];
+    int port = 0;
+    cr_assert_eq(redirect("MOVED 12 ?:7003", &slot, host, &port), CLUSTER_NO_REDIRECT);
+}
