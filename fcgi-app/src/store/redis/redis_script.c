@@ -85,8 +85,9 @@
  *
  * Sessions of versions before the {tag} layout live at prefix .. id: in mode
  * 's' every operation on an id first renames such a key to its new name
- * (adopt_legacy; one EXISTS when the new key is there), so an upgrade keeps
- * them (0.1 had no cluster mode, so mode 'c' has nothing to adopt). Replicas
+ * (adopt_legacy; one EXISTS when the new key is there; a view looks only
+ * when its EXPIRE found no key, so the common view pays nothing), so an
+ * upgrade keeps them (0.1 had no cluster mode, so mode 'c' has nothing to adopt). Replicas
  * of the old version still running then no longer find a session a new one
  * adopted: a rolling update from 0.1 moves each user once (docs/architecture.md).
  *
@@ -175,7 +176,9 @@ const char redis_script_body[] =
     "local function adopt_legacy(key, sid)\n"
     "  if lone and redis.call('EXISTS', key) == 0 and redis.call('EXISTS', prefix .. sid) == 1 then\n"
     "    redis.call('RENAME', prefix .. sid, key)\n"
+    "    return true\n"
     "  end\n"
+    "  return false\n"
     "end\n"
     "local function ttl_for(born)\n"
     "  if maxage == 0 or not born then return ttl end\n"
@@ -201,9 +204,12 @@ const char redis_script_body[] =
     "  return names, qty\n"
     "end\n"
     "if op == 'touch' then\n"
-    "  adopt_legacy(k, id)\n"
     "  local born = born_if_live(k, id)\n"
-    "  if redis.call('EXPIRE', k, ttl_for(born)) == 0 then return false end\n"
+    "  if redis.call('EXPIRE', k, ttl_for(born)) == 0 then\n"
+    "    if not adopt_legacy(k, id) then return false end\n"
+    "    born = born_if_live(k, id)\n"
+    "    redis.call('EXPIRE', k, ttl_for(born))\n"
+    "  end\n"
     "  local n = redis.call('HINCRBY', k, 'count', 1)\n"
     "  local f = redis.call('HMGET', k, 'value', 'vtime', 'served', 'user', 'cart')\n"
     "  local out, max = {ARGV[5]}, tonumber(ARGV[6])\n"
