@@ -10,6 +10,7 @@
 #include "cluster_slot.h"
 #include "fuzz_check.h"
 #include "host.h"
+#include "redis_reader.h"
 
 static int each(void *ctx, unsigned first, unsigned last, const char *host, int port)
 {
@@ -27,7 +28,8 @@ static void check_redirect(const redisReply *r)
     unsigned slot = CLUSTER_SLOTS;
     char host[REDIS_HOST_MAX];
     int port = 0;
-    enum cluster_redirect k = cluster_map_parse_redirect(r, "asked", &slot, host, sizeof host, &port);
+    enum cluster_redirect k =
+        cluster_map_parse_redirect(r, "asked", &slot, host, sizeof host, &port);
     if (k == CLUSTER_NO_REDIRECT)
         return;
     FUZZ_CHECK(k == CLUSTER_MOVED || k == CLUSTER_ASK);
@@ -40,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     redisReader *rd = redisReaderCreate();
     if (rd == NULL)
         return 0;
+    redis_reader_bound(rd); /* as every connection of the app is */
     redisReaderFeed(rd, (const char *)data, size);
     void *reply = NULL;
     if (redisReaderGetReply(rd, &reply) == REDIS_OK && reply != NULL) {

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "redis_reader.h"
 #include "redis_script.h"
 #include "resolve.h"
 #include "sentinel.h"
@@ -262,6 +263,7 @@ static int conn_connect(struct redis_conn *conn)
     conn->ctx = c;
     if (c->err)
         return conn_fail_io(conn, c);
+    redis_reader_bound(c->reader);
     if (redisSetTimeout(c, tv) != REDIS_OK)
         return conn_fail_io(conn, c);
     return conn_handshake(conn);

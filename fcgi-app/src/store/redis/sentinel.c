@@ -4,6 +4,8 @@
  * index of the sentinel that answered last.
  */
 #include "sentinel.h"
+
+#include "redis_reader.h"
 #include "host.h"
 #include "resolve.h"
 #include "text.h"
@@ -79,6 +81,7 @@ static int sn_ask(const struct redis_endpoint *s, const char *master, struct tim
         text_fail(err, errlen, "%s", c->errstr);
     } else {
         int saved;
+        redis_reader_bound(c->reader);
         redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", master);
         saved = errno;
         if (r == NULL)
