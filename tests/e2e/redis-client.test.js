@@ -43,8 +43,14 @@ const TIMEOUT_MS = 200; // SESSIONLAB_REDIS_TIMEOUT_MS for the blackhole cases
 const PAUSE_MS = 50; // think time between a client's requests (jittered ±50 %)
 const WARMUP_MS = 300; // answers started this soon after the load began (connects) are not judged
 const BREAKER_OPEN_MS = 500; // the breaker must be open this long after the stop
-const FAST_PAGE_MS = 5; // issue: once the breaker is open, page 503s p99 <= 5 ms
-const FAST_HEALTH_MS = 10; // issue: /healthz p99 <= 10 ms throughout
+// Under ASan or valgrind (tests/full sets SESSIONLAB_E2E_INSTRUMENTED) every
+// answer takes a few times longer and the bounds below say nothing about the
+// app: they are 4 times wider there, still far below one timeout (so "fast"
+// still means the breaker answered, not Redis). The plain e2e step asserts the
+// issue's figures. (The ASan run of 2026-12-01 21:05 UTC: p99 6.7 ms.)
+const SLOWER = process.env.SESSIONLAB_E2E_INSTRUMENTED ? 4 : 1;
+const FAST_PAGE_MS = 5 * SLOWER; // issue: once the breaker is open, page 503s p99 <= 5 ms
+const FAST_HEALTH_MS = 10 * SLOWER; // issue: /healthz p99 <= 10 ms throughout
 const FAST_SHARE = 0.99; // "p99 <= X" as a count: at least 99 % of answers took <= X
 // Pages: every probe after a back-off window waits one timeout, and so do
 // the requests that joined its batch; with 100 clients that is about 1 % of
